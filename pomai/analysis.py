@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .metrics.grey import as_grey_uint8, read_grey
-from .metrics.information import _entropy
+from .metrics.information import entropy
 
 __all__ = [
     "CLUSTER_FEATURES",
@@ -79,7 +79,7 @@ def image_features(img: np.ndarray) -> dict[str, float]:
     return {
         "GCR": grad / mean if mean > 0 else 0.0,
         "Lap": float(lap.var()),
-        "H": _entropy(u8),
+        "H": entropy(u8),
         "L1": mean / 255.0,
     }
 
