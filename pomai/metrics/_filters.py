@@ -1,8 +1,8 @@
 """Small vectorised 2-D filters shared by the metrics (numpy only, float64).
 
-All filters here are separable: a 2-D kernel ``outer(kv, kh)`` is applied as a 1-D pass along
-the rows axis followed by one along the columns axis. They act on the last two axes, so a stack
-of maps (..., H, W) is filtered in one call.
+All filters here are separable with one symmetric odd-length 1-D kernel k: the 2-D window
+``outer(k, k)`` is applied as a 1-D pass along the rows axis followed by one along the columns
+axis. They act on the last two axes, so a stack of maps (..., H, W) is filtered in one call.
 """
 
 from __future__ import annotations

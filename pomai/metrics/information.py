@@ -28,17 +28,14 @@ def _joint_entropy(x: np.ndarray, f: np.ndarray) -> float:
     return _entropy_of_counts(np.bincount((xi * 255 + fi).ravel(), minlength=255 * 255))
 
 
-def _mi_pair(
-    x: np.ndarray, f: np.ndarray, h_x: float | None = None, h_f: float | None = None
-) -> float:
-    h_x = _entropy(x) if h_x is None else h_x
-    h_f = _entropy(f) if h_f is None else h_f
-    return h_x + h_f - _joint_entropy(x, f)
+def _mi_pair(x: np.ndarray, f: np.ndarray, h_f: float) -> float:
+    """MI(X, F) given H(F), which both sources share."""
+    return _entropy(x) + h_f - _joint_entropy(x, f)
 
 
 def _mi(f: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
     h_f = _entropy(f)
-    return _mi_pair(a, f, h_f=h_f) + _mi_pair(b, f, h_f=h_f)
+    return _mi_pair(a, f, h_f) + _mi_pair(b, f, h_f)
 
 
 def entropy(img: np.ndarray) -> float:
@@ -62,7 +59,7 @@ def mutual_information_pair(x: np.ndarray, f: np.ndarray) -> float:
     x = as_grey_uint8(x, "x")
     f = as_grey_uint8(f, "f")
     check_same_shape(x=x, f=f)
-    return _mi_pair(x, f)
+    return _mi_pair(x, f, _entropy(f))
 
 
 def mutual_information(fused: np.ndarray, ir: np.ndarray, vis: np.ndarray) -> float:
