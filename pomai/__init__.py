@@ -1,0 +1,28 @@
+"""pomai: infrared-visible and medical image fusion with PoMAI.
+
+``import pomai`` is light: torch and the network load on first use of an attribute.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0.dev0"
+
+_LAZY = {
+    "PoMAIConfig": "pomai.config",
+    "get_config": "pomai.config",
+    "PoMAI": "pomai.nn",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pomai' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

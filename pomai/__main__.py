@@ -1,0 +1,5 @@
+import sys
+
+from pomai.cli import main
+
+sys.exit(main())

@@ -1,0 +1,167 @@
+"""Neighbor-Group Matching Model, NGMM (paper §3.3): hashing (HFN) + group attention (GAM).
+
+Pixels of the infrared feature map are hashed with spherical (cross-polytope) LSH, stably sorted
+by hash code, cut into groups of K, and each group attends to itself and its neighbouring groups.
+Time and memory are O(L·K) for L pixels: no L×L matrix is ever formed.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from pomai.config import PoMAIConfig
+
+KEY_NORM_EPS = 5e-5
+
+
+def num_buckets(length: int, group_size: int, max_buckets: int) -> int:
+    """Hash buckets for ``length`` pixels: about L/K, even, in ``[2, max_buckets]`` (NLSA)."""
+    n = length // group_size
+    return max(2, min(n + n % 2, max_buckets))
+
+
+def cross_polytope_hash(features: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
+    """Spherical LSH codes (Andoni et al., 2015).
+
+    Each feature is rotated and assigned the nearest signed axis: ``argmax([xR, -xR])``.
+    The argmax is invariant to the feature's norm, so this hashes its direction on the sphere.
+
+    Args:
+        features: (B, L, C).
+        rotations: (C, R, nb/2) random rotations, one set per hashing round.
+    Returns:
+        (B, R, L) int64 codes in ``[0, nb)``.
+    """
+    rotated = torch.einsum("blc,crh->brlh", features, rotations)
+    return torch.cat([rotated, -rotated], dim=-1).argmax(dim=-1)
+
+
+def group_windows(length: int, group_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Start rows of the query groups and of their key windows, for ``length`` sorted rows.
+
+    Query group m covers rows ``[q_m, q_m + K)`` with ``q_m = min(m·K, L − K)``: the last group is
+    shifted back to end at row L, so every group holds K real rows and nothing is padded. Its key
+    window covers the previous, own and next group, ``[k_m, k_m + 3K)`` with
+    ``k_m = clamp(q_m − K, 0, L − 3K)``: at either end the window shifts inwards instead of
+    wrapping round. Requires ``L >= 3K``. Returns two (M,) int64 tensors, M = ceil(L / K).
+    """
+    k = group_size
+    groups = math.ceil(length / k)
+    query_start = (torch.arange(groups) * k).clamp(max=length - k)
+    key_start = (query_start - k).clamp(0, length - 3 * k)
+    return query_start, key_start
+
+
+def group_attention(
+    queries: torch.Tensor, values: torch.Tensor, group_size: int, with_lse: bool = False
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """GAM: each group of K consecutive rows attends to its own and its two neighbouring groups.
+
+    Scores are ``<q_i, q_j / |q_j|>`` (raw query, L2-normalised key, no scale, as in NLSA).
+    When ``L <= 3K`` every row attends to all L rows, which is dense attention. Group layout:
+    :func:`group_windows`.
+
+    Args:
+        queries: (N, L, C) rows already in hash order; they serve as keys too.
+        values: (N, L, C) in the same order.
+        group_size: K.
+        with_lse: also return the log-sum-exp of each row's scores, for merging hash rounds.
+    Returns:
+        (N, L, C) outputs in the input order, and (N, L) log-sum-exp or None.
+    """
+    length, k = queries.shape[1], group_size
+    keys = F.normalize(queries, dim=-1, eps=KEY_NORM_EPS)
+    if length <= 3 * k:
+        q, key, v = queries[:, None], keys[:, None], values[:, None]
+    else:
+        query_start, key_start = group_windows(length, k)
+        query_rows = (query_start[:, None] + torch.arange(k)).to(queries.device)
+        key_rows = (key_start[:, None] + torch.arange(3 * k)).to(queries.device)
+        q, key, v = queries[:, query_rows], keys[:, key_rows], values[:, key_rows]
+    if with_lse:
+        scores = q @ key.transpose(-2, -1)
+        lse = scores.logsumexp(dim=-1, keepdim=True)
+        out = torch.exp(scores - lse) @ v
+        return _ungroup(out, length), _ungroup(lse, length)[..., 0]
+    # No mask and equal head sizes: PyTorch can use its fused (flash) CPU and GPU kernels.
+    return _ungroup(F.scaled_dot_product_attention(q, key, v, scale=1.0), length), None
+
+
+def _ungroup(grouped: torch.Tensor, length: int) -> torch.Tensor:
+    """(N, M, K, D) per-group rows -> (N, L, D); the shifted last group supplies the tail."""
+    n, groups, k, d = grouped.shape
+    if groups == 1:
+        return grouped[:, 0, :length]
+    head = grouped[:, :-1].reshape(n, (groups - 1) * k, d)
+    tail = grouped[:, -1, k - (length - (groups - 1) * k) :]
+    return torch.cat([head, tail], dim=1)
+
+
+class NGMM(nn.Module):
+    """HFN + GAM with a residual: ``x_ngmm = x_enc + GAM(group(left), group(right))``.
+
+    The right 1×1 branch is hashed and provides queries and keys; the left 1×1 branch provides
+    the values. Both are grouped with the same index map. With several hashing rounds the round
+    outputs are merged by the softmax of their log-sum-exp (attention over the union of keys).
+
+    The random rotations are a persistent buffer drawn from ``config.rotation_seed``, so eval-mode
+    outputs are deterministic and travel with the weights.
+
+    Shapes: (B, C, H, W) -> (B, C, H, W).
+    """
+
+    def __init__(self, config: PoMAIConfig) -> None:
+        super().__init__()
+        c = config.width
+        self.group_size = config.group_size
+        self.hash_rounds = config.hash_rounds
+        self.max_buckets = config.max_buckets
+        self.resample_in_train = config.resample_rotations_in_train
+        self.left = nn.Conv2d(c, c, 1)
+        self.right = nn.Conv2d(c, c, 1)
+        generator = torch.Generator().manual_seed(config.rotation_seed)
+        rotations = torch.randn(
+            c, config.hash_rounds, config.max_buckets // 2, generator=generator
+        )
+        self.register_buffer("rotations", rotations)
+
+    def hash_order(self, right: torch.Tensor) -> torch.Tensor:
+        """(B, L, C) hashed features -> (B, R, L) permutation sorting each round by hash code."""
+        half = num_buckets(right.shape[1], self.group_size, self.max_buckets) // 2
+        if self.training and self.resample_in_train:
+            rotations = torch.randn_like(self.rotations[..., :half])
+        else:
+            rotations = self.rotations[..., :half]
+        codes = cross_polytope_hash(right.detach(), rotations.to(right.dtype))
+        return torch.sort(codes, dim=-1, stable=True).indices
+
+    def forward(self, x_enc: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x_enc.shape
+        length, rounds = h * w, self.hash_rounds
+        right = self.right(x_enc).flatten(2).transpose(1, 2)  # (B, L, C)
+        left = self.left(x_enc).flatten(2).transpose(1, 2)
+        order = self.hash_order(right)  # (B, R, L)
+
+        # Sort: one flat index per (batch, round, sorted position) into the (B·L, C) pixel rows.
+        batch_offset = torch.arange(b, device=order.device)[:, None, None] * length
+        gather = (order + batch_offset).reshape(-1)
+        q = right.reshape(b * length, c)[gather].view(b * rounds, length, c)
+        v = left.reshape(b * length, c)[gather].view(b * rounds, length, c)
+        out, lse = group_attention(q, v, self.group_size, with_lse=rounds > 1)
+
+        # Un-sort: the inverse permutation of each round, built by a scatter (no second sort).
+        inverse = torch.empty_like(order)
+        inverse.scatter_(-1, order, torch.arange(length, device=order.device).expand_as(order))
+        row_offset = torch.arange(b * rounds, device=order.device).view(b, rounds, 1) * length
+        scatter_back = (inverse + row_offset).reshape(-1)
+        out = out.reshape(b * rounds * length, c)[scatter_back].view(b, rounds, length, c)
+        if rounds == 1:
+            attended = out[:, 0]
+        else:
+            weights = torch.softmax(lse.reshape(-1)[scatter_back].view(b, rounds, length), dim=1)
+            attended = (out * weights[..., None]).sum(dim=1)
+        return x_enc + attended.transpose(1, 2).reshape(b, c, h, w)

@@ -1,0 +1,87 @@
+"""``pomai train``: the command line of :mod:`pomai.training`."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+from pomai.training.trainer import ABLATIONS, TrainSettings
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    d = TrainSettings(data="", out="")
+    parser.add_argument("--data", help="folder with ir/ and vi/ training pairs")
+    parser.add_argument("--out", help="run folder: checkpoint, logs, exported weights")
+    parser.add_argument("--config", default=d.config, help="named model config or a JSON file")
+    parser.add_argument("--stage", choices=("1", "2", "both"), default=d.stage)
+    parser.add_argument("--epochs", type=int, help="stage-1 epochs (paper: 80)")
+    parser.add_argument("--epochs-stage2", type=int, help="stage-2 epochs (paper: 20)")
+    parser.add_argument("--batch", type=int, help=f"global batch size (default {d.batch})")
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--lr-step-epochs", type=int, help="halve the learning rate this often")
+    parser.add_argument("--crop", type=int)
+    parser.add_argument("--flips", action="store_true", default=None)
+    parser.add_argument("--zoom-prob", type=float)
+    parser.add_argument("--zoom-max", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--ablation", choices=ABLATIONS)
+    parser.add_argument("--init", help="start from these weights (.safetensors), e.g. stage 2")
+    parser.add_argument("--clip-grad", type=float)
+    parser.add_argument("--val", help="held-out folder with ir/ and vi/ for per-epoch metrics")
+    parser.add_argument("--val-pairs", type=int)
+    parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
+    parser.add_argument("--max-steps", type=int, help="stop (resumably) at this global step")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, ...")
+    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--resume", action="store_true", help="continue the run in --out")
+    parser.add_argument(
+        "--from-config", metavar="FILE", help="JSON file of settings; flags override it"
+    )
+
+
+_FLAG_TO_FIELD = {"epochs": "epochs_stage1"}
+
+
+def settings_from_args(args: argparse.Namespace) -> TrainSettings:
+    """Settings from ``--from-config`` (if any) overridden by the flags given."""
+    values: dict[str, Any] = {}
+    if args.from_config:
+        values.update(json.loads(Path(args.from_config).read_text()))
+    fields = {f.name for f in dataclasses.fields(TrainSettings)}
+    for key, value in vars(args).items():
+        field = _FLAG_TO_FIELD.get(key, key)
+        if value is not None and field in fields:
+            values[field] = value
+    if args.no_progress:
+        values["progress"] = False
+    if args.resume and "data" not in values and args.out:
+        saved = Path(args.out) / "settings.json"
+        if saved.is_file():
+            values = {**json.loads(saved.read_text()), **values}
+    missing = [k for k in ("data", "out") if not values.get(k)]
+    if missing:
+        raise SystemExit(f"pomai train: --{' and --'.join(missing)} required")
+    return TrainSettings(**values)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pomai.allocator import keep_freed_memory
+    from pomai.training.outputs import atomic_write_bytes
+    from pomai.training.trainer import Trainer
+
+    keep_freed_memory()
+    settings = settings_from_args(args)
+    trainer = Trainer(settings, resume=args.resume)
+    if trainer.rank == 0:
+        text = json.dumps(settings.to_dict(), indent=2, sort_keys=True)
+        atomic_write_bytes(text.encode(), Path(settings.out) / "settings.json")
+    weights = trainer.run()
+    if weights is not None:
+        print(f"exported {weights}")
+    elif trainer.rank == 0:
+        print(f"stopped at step {trainer.state.global_step}; continue with --resume")
+    return 0

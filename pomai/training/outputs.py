@@ -1,0 +1,128 @@
+"""What a training run writes: atomic checkpoints, loss history, the curve, the exported weights."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+WEIGHTS_NAME = "model.safetensors"
+MANIFEST_ENTRY_NAME = "manifest_entry.json"
+
+
+def atomic_write_bytes(data: bytes, path: Path) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write_bytes(buffer.getvalue(), path)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def write_history(
+    out: Path, columns: Sequence[str], step_log: list[list[float]], epoch_log: list[dict]
+) -> None:
+    """``steps.csv`` (one row per optimiser step) and ``epochs.json`` (validation per epoch)."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["global_step", "phase", "epoch", "lr", *columns])
+    for row in step_log:
+        writer.writerow([int(row[0]), int(row[1]), int(row[2]), *(f"{v:.6g}" for v in row[3:])])
+    atomic_write_bytes(text.getvalue().encode(), out / "steps.csv")
+    atomic_write_bytes(json.dumps(epoch_log, indent=1).encode(), out / "epochs.json")
+
+
+def plot_loss_curve(out: Path, columns: Sequence[str], step_log: list[list[float]]) -> Path | None:
+    """``loss_curve.png``: total and per-term losses against step (needs matplotlib)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    if not step_log:
+        return None
+    steps = [r[0] for r in step_log]
+    fig, axes = plt.subplots(1, len(columns), figsize=(3.2 * len(columns), 3), squeeze=False)
+    for i, name in enumerate(columns):
+        ax = axes[0, i]
+        ax.plot(steps, [r[4 + i] for r in step_log], lw=0.5)
+        ax.set_title(name)
+        ax.set_xlabel("step")
+        ax.set_yscale("log")
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    path = out / "loss_curve.png"
+    atomic_write_bytes(buffer.getvalue(), path)
+    return path
+
+
+def export_checkpoint(
+    model: nn.Module,
+    out: Path,
+    *,
+    inference_stage: int,
+    settings: dict[str, Any],
+    steps: int,
+    wall_time: float,
+    data_pairs: int,
+) -> Path:
+    """Write ``model.safetensors`` (weights + config metadata) and its manifest entry."""
+    from safetensors.torch import save
+
+    metadata = {
+        "format": "pt",
+        "pomai_config": model.config.to_json(),
+        "inference_stage": str(inference_stage),
+    }
+    state = {k: v.contiguous() for k, v in model.state_dict().items()}
+    path = out / WEIGHTS_NAME
+    atomic_write_bytes(save(state, metadata=metadata), path)
+    entry = {
+        "config": model.config.to_dict(),
+        "inference_stage": inference_stage,
+        "filename": WEIGHTS_NAME,
+        "sha256": sha256_file(path),
+        "size_bytes": path.stat().st_size,
+        "training": {
+            "data": settings["data"],
+            "pairs": data_pairs,
+            "steps": steps,
+            "wall_time_s": round(wall_time, 1),
+            "settings": settings,
+        },
+    }
+    atomic_write_bytes(json.dumps(entry, indent=2).encode(), out / MANIFEST_ENTRY_NAME)
+    return path

@@ -1,0 +1,430 @@
+"""The paper's two-stage training (§3.7, §4.1), resumable, seeded and DDP-ready.
+
+A run is a list of phases. The paper's procedure is stage 1 (encoder, NGMM, CAMN and decoder
+trained, decoder reading ``Cat(x_ngmm, x_camn)``) then stage 2 (all of those frozen and run
+under ``no_grad``; only MICM trained). Each phase has a fresh Adam and a StepLR schedule. The
+ablations of the paper's Table 2 are other phase lists (:func:`plan_phases`).
+
+Everything a run needs to continue exactly (model, optimiser, scheduler, position, random
+state, history) is in one checkpoint file, written atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from pomai.config import PoMAIConfig, get_config
+from pomai.nn.pomai import PoMAI
+from pomai.training.data import Augment, PairedImages, epoch_order, find_pairs
+from pomai.training.loss import FusionLoss
+from pomai.training.outputs import (
+    atomic_torch_save,
+    export_checkpoint,
+    plot_loss_curve,
+    write_history,
+)
+
+Ablation = Literal["none", "no_ngmm", "no_camn", "no_micm", "joint", "no_freeze"]
+ABLATIONS: tuple[str, ...] = ("none", "no_ngmm", "no_camn", "no_micm", "joint", "no_freeze")
+STAGE_ONE = ("encoder", "ngmm", "camn", "decoder")
+ALL_MODULES = (*STAGE_ONE, "micm")
+CHECKPOINT_NAME = "checkpoint.pt"
+LOSS_COLUMNS = ("total", "ssim", "mse", "intensity", "gradient")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Everything that defines a training run. Paper values: 80 + 20 epochs, batch 16."""
+
+    data: str
+    out: str
+    config: str = "tiny"
+    stage: Literal["1", "2", "both"] = "both"
+    epochs_stage1: int = 80
+    epochs_stage2: int = 20
+    batch: int = 16
+    lr: float = 1e-4
+    lr_step_epochs: int = 20
+    lr_gamma: float = 0.5
+    crop: int = 128
+    flips: bool = False
+    zoom_prob: float = 0.0
+    zoom_max: float = 1.0
+    seed: int = 0
+    ablation: Ablation = "none"
+    init: str | None = None
+    clip_grad: float | None = None
+    val: str | None = None
+    val_pairs: int = 32
+    checkpoint_every: int = 50
+    max_steps: int | None = None
+    device: str = "cpu"
+    threads: int | None = None
+    progress: bool = True
+
+    # Fields that may change when a run is resumed; every other field must match.
+    RESUMABLE_CHANGES = ("max_steps", "device", "threads", "progress", "checkpoint_every", "val")
+
+    def model_config(self) -> PoMAIConfig:
+        config = _read_config(self.config)
+        if self.ablation == "no_ngmm":
+            config = config.replace(use_ngmm=False)
+        elif self.ablation == "no_camn":
+            config = config.replace(use_camn=False)
+        return config
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _read_config(name_or_path: str) -> PoMAIConfig:
+    path = Path(name_or_path)
+    if path.suffix == ".json" and path.is_file():
+        return PoMAIConfig.from_json(path.read_text())
+    return get_config(name_or_path)
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One optimisation phase: which modules train, which forward path, for how many epochs."""
+
+    name: str
+    forward_stage: Literal[1, 2]
+    trained: tuple[str, ...]
+    epochs: int
+
+    @property
+    def frozen_features(self) -> bool:
+        """Encoder, NGMM and CAMN are frozen: compute them under no_grad."""
+        return not {"encoder", "ngmm", "camn"} & set(self.trained)
+
+    @property
+    def inference_stage(self) -> int:
+        return self.forward_stage
+
+
+def plan_phases(settings: TrainSettings) -> list[Phase]:
+    """The phases of a run, for the requested stage(s) and ablation (paper Table 2)."""
+    s1 = Phase("stage1", 1, STAGE_ONE, settings.epochs_stage1)
+    s2 = Phase("stage2", 2, ("micm",), settings.epochs_stage2)
+    if settings.ablation not in ABLATIONS:
+        raise ValueError(f"unknown ablation {settings.ablation!r}; choose one of {ABLATIONS}")
+    if settings.ablation == "no_micm":
+        if settings.stage == "2":
+            raise ValueError("ablation 'no_micm' trains stage 1 only; use --stage 1 or both")
+        return [s1]
+    if settings.ablation == "joint":
+        total = settings.epochs_stage1 + settings.epochs_stage2
+        return [Phase("joint", 2, ALL_MODULES, total)]
+    if settings.ablation == "no_freeze":
+        s2 = dataclasses.replace(s2, trained=ALL_MODULES)
+    if settings.stage == "1":
+        return [s1]
+    if settings.stage == "2":
+        if settings.init is None:
+            raise ValueError(
+                "--stage 2 needs stage-1 weights: pass --init STAGE1.safetensors, or run "
+                "--stage both (or --stage 1, then --resume with --stage both)"
+            )
+        return [s2]
+    return [s1, s2]
+
+
+class PhaseStep(nn.Module):
+    """The forward pass of one phase: ``(ir, vis) -> fused``, frozen features under no_grad.
+
+    Shapes: two (B, 1, H, W) tensors -> (B, 1, H, W).
+    """
+
+    def __init__(self, model: PoMAI, phase: Phase) -> None:
+        super().__init__()
+        self.model = model
+        self.phase = phase
+
+    def forward(self, ir: torch.Tensor, vis: torch.Tensor) -> torch.Tensor:
+        if self.phase.frozen_features:
+            with torch.no_grad():
+                features = self.model.encode(ir, vis)
+        else:
+            features = self.model.encode(ir, vis)
+        return self.model.decode(features, vis, self.phase.forward_stage)
+
+
+def configure_phase(model: PoMAI, phase: Phase) -> list[nn.Parameter]:
+    """Freeze everything outside ``phase.trained`` (eval mode, no grad); return trained params."""
+    trainable = []
+    for name in ALL_MODULES:
+        module = getattr(model, name)
+        train = name in phase.trained
+        module.train(train)
+        for p in module.parameters():
+            p.requires_grad_(train)
+            if train:
+                trainable.append(p)
+    return trainable
+
+
+@dataclass
+class RunState:
+    """Where a run stands: the next (phase, epoch, step) to execute, and its history."""
+
+    phase: int = 0
+    epoch: int = 0
+    step: int = 0
+    global_step: int = 0
+    wall_time: float = 0.0
+    step_log: list[list[float]] = dataclasses.field(default_factory=list)
+    epoch_log: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+
+
+class Trainer:
+    """Runs :class:`TrainSettings` to completion (or to ``max_steps``), checkpointing as it goes.
+
+    Under ``torchrun`` each process trains on its shard of every global batch and
+    DistributedDataParallel averages the gradients, which equals one process on the whole batch.
+    """
+
+    def __init__(self, settings: TrainSettings, resume: bool = False) -> None:
+        self.settings = settings
+        self.out = Path(settings.out)
+        self.world, self.rank = _init_distributed(settings.device)
+        if settings.batch % self.world:
+            raise ValueError(f"batch {settings.batch} must divide by the {self.world} processes")
+        if settings.threads:
+            torch.set_num_threads(settings.threads)
+        self.device = torch.device(settings.device)
+        self.phases = plan_phases(settings)
+        torch.manual_seed(settings.seed)
+        self.model = PoMAI(settings.model_config()).to(self.device)
+        self.loss = FusionLoss().to(self.device)
+        augment = Augment(settings.crop, settings.flips, settings.zoom_prob, settings.zoom_max)
+        self.data = PairedImages(find_pairs(settings.data), augment)
+        if len(self.data) < settings.batch:
+            raise ValueError(
+                f"{settings.data} has {len(self.data)} pairs, fewer than one batch of "
+                f"{settings.batch}: lower --batch"
+            )
+        self.val_data = None
+        if settings.val:
+            pairs = find_pairs(settings.val)[: settings.val_pairs]
+            self.val_data = PairedImages(pairs, Augment(crop=10**9))
+        self.state = RunState()
+        self._checkpoint: dict[str, Any] | None = None
+        if resume:
+            self._load_checkpoint()
+        elif settings.init:
+            self._load_init(settings.init)
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / CHECKPOINT_NAME
+
+    def _load_init(self, path: str) -> None:
+        from safetensors.torch import load_file
+
+        self.model.load_state_dict(load_file(path), strict=True)
+
+    def _load_checkpoint(self) -> None:
+        path = self.checkpoint_path
+        if not path.is_file():
+            raise FileNotFoundError(f"--resume: no checkpoint at {path}; start without --resume")
+        ckpt = torch.load(path, map_location=self.device, weights_only=True)
+        saved = ckpt["settings"]
+        current = self.settings.to_dict()
+        changed = [
+            k
+            for k in current
+            if k not in TrainSettings.RESUMABLE_CHANGES and saved.get(k) != current[k]
+        ]
+        if changed:
+            diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in changed)
+            raise ValueError(f"--resume with different settings than {path} was made with: {diffs}")
+        self.model.load_state_dict(ckpt["model"], strict=True)
+        self.state = RunState(**ckpt["state"])
+        torch.set_rng_state(ckpt["rng"])
+        self._checkpoint = ckpt
+
+    def _save_checkpoint(self, optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
+        if self.rank != 0:
+            return
+        self.out.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "settings": self.settings.to_dict(),
+            "model_config": self.model.config.to_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "state": dataclasses.asdict(self.state),
+            "rng": torch.get_rng_state(),
+        }
+        atomic_torch_save(payload, self.checkpoint_path)
+        write_history(self.out, LOSS_COLUMNS, self.state.step_log, self.state.epoch_log)
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self, on_step: Callable[[int, float], None] | None = None) -> Path | None:
+        """Train until done or ``max_steps``; returns the exported weights when the run is done."""
+        s = self.settings
+        started = time.perf_counter()
+        wall_before = self.state.wall_time
+        for phase_index in range(self.state.phase, len(self.phases)):
+            phase = self.phases[phase_index]
+            trainable = configure_phase(self.model, phase)
+            optimizer = torch.optim.Adam(trainable, lr=s.lr)
+            scheduler = torch.optim.lr_scheduler.StepLR(optimizer, s.lr_step_epochs, s.lr_gamma)
+            if self._checkpoint is not None and self.state.phase == phase_index:
+                optimizer.load_state_dict(self._checkpoint["optimizer"])
+                scheduler.load_state_dict(self._checkpoint["scheduler"])
+            self._checkpoint = None
+            self.state.phase = phase_index
+            step_fn: nn.Module = PhaseStep(self.model, phase)
+            if self.world > 1:
+                step_fn = nn.parallel.DistributedDataParallel(step_fn)
+            steps_per_epoch = len(self.data) // s.batch
+            progress = _progress(
+                total=phase.epochs * steps_per_epoch,
+                initial=self.state.epoch * steps_per_epoch + self.state.step,
+                desc=phase.name,
+                enabled=s.progress and self.rank == 0,
+            )
+            while self.state.epoch < phase.epochs:
+                order = epoch_order(len(self.data), phase_index * 10_000 + self.state.epoch, s.seed)
+                while self.state.step < steps_per_epoch:
+                    if s.max_steps is not None and self.state.global_step >= s.max_steps:
+                        self.state.wall_time = wall_before + time.perf_counter() - started
+                        self._save_checkpoint(optimizer, scheduler)
+                        progress.close()
+                        return None
+                    start = self.state.step * s.batch
+                    indices = order[start : start + s.batch][self.rank :: self.world].tolist()
+                    batch = self.data.batch(indices, self.state.epoch, s.seed).to(self.device)
+                    terms = self._train_step(step_fn, optimizer, trainable, batch)
+                    self.state.step_log.append(
+                        [self.state.global_step, phase_index, self.state.epoch,
+                         optimizer.param_groups[0]["lr"], *terms]
+                    )
+                    self.state.step += 1
+                    self.state.global_step += 1
+                    progress.update(1)
+                    progress.set_postfix(loss=f"{terms[0]:.4f}", refresh=False)
+                    if on_step is not None:
+                        on_step(self.state.global_step, terms[0])
+                    if self.state.global_step % s.checkpoint_every == 0:
+                        self.state.wall_time = wall_before + time.perf_counter() - started
+                        self._save_checkpoint(optimizer, scheduler)
+                scheduler.step()
+                self._end_epoch(phase_index, phase)
+                self.state.wall_time = wall_before + time.perf_counter() - started
+                self._save_checkpoint(optimizer, scheduler)
+            progress.close()
+            self.state.epoch = 0
+            self.state.phase = phase_index + 1
+        self.state.wall_time = wall_before + time.perf_counter() - started
+        if self.rank != 0:
+            return None
+        plot_loss_curve(self.out, LOSS_COLUMNS, self.state.step_log)
+        return export_checkpoint(
+            self.model,
+            self.out,
+            inference_stage=self.phases[-1].inference_stage,
+            settings=self.settings.to_dict(),
+            steps=self.state.global_step,
+            wall_time=self.state.wall_time,
+            data_pairs=len(self.data),
+        )
+
+    def _train_step(
+        self,
+        step_fn: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        trainable: list[nn.Parameter],
+        batch: torch.Tensor,
+    ) -> list[float]:
+        ir, vis = batch[:, :1], batch[:, 1:]
+        terms = self.loss(step_fn(ir, vis), ir, vis)
+        optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        if self.settings.clip_grad:
+            torch.nn.utils.clip_grad_norm_(trainable, self.settings.clip_grad)
+        optimizer.step()
+        values = torch.stack([getattr(terms, name).detach() for name in LOSS_COLUMNS])
+        return values.tolist()
+
+    def _end_epoch(self, phase_index: int, phase: Phase) -> None:
+        record: dict[str, Any] = {
+            "phase": phase_index,
+            "name": phase.name,
+            "epoch": self.state.epoch,
+            "global_step": self.state.global_step,
+        }
+        if self.val_data is not None and self.rank == 0:
+            record.update(self._validate(phase.inference_stage))
+        self.state.epoch_log.append(record)
+        self.state.epoch += 1
+        self.state.step = 0
+
+    @torch.no_grad()
+    def _validate(self, stage: int) -> dict[str, float]:
+        """Mean loss terms and fusion metrics over the validation pairs (whole images)."""
+        from pomai.metrics import compute_all
+
+        was_training = {name: getattr(self.model, name).training for name in ALL_MODULES}
+        self.model.eval()
+        sums: dict[str, float] = {}
+        for i in range(len(self.val_data)):
+            pair = self.val_data.images[i][None].to(self.device)
+            ir, vis = pair[:, :1], pair[:, 1:]
+            fused = self.model(ir, vis, stage=stage)
+            terms = self.loss(fused, ir, vis)
+            values = {f"val_{n}": float(getattr(terms, n)) for n in LOSS_COLUMNS}
+            values.update(compute_all(*(_to_uint8(t) for t in (fused, ir, vis))))
+            for k, v in values.items():
+                sums[k] = sums.get(k, 0.0) + v
+        for name, training in was_training.items():
+            getattr(self.model, name).train(training)
+        return {k: v / len(self.val_data) for k, v in sums.items()}
+
+
+def _to_uint8(image: torch.Tensor) -> Any:
+    """(1, 1, H, W) in [0, 1] -> (H, W) uint8 numpy, rounded."""
+    return (image[0, 0].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+
+
+def _init_distributed(device: str) -> tuple[int, int]:
+    """(world size, rank); starts the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 1, 0
+    if not dist.is_initialized():
+        backend = "nccl" if device.startswith("cuda") else "gloo"
+        dist.init_process_group(backend=backend)
+    return dist.get_world_size(), dist.get_rank()
+
+
+def _progress(total: int, initial: int, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, dynamic_ncols=True)
+
+
+def steps_per_epoch(pairs: int, batch: int) -> int:
+    """Full batches per epoch (the last partial batch is dropped)."""
+    return max(1, math.floor(pairs / batch))
+
+
+def settings_to_json(settings: TrainSettings) -> str:
+    return json.dumps(settings.to_dict(), indent=2, sort_keys=True)
