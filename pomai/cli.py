@@ -1,21 +1,26 @@
-"""The ``pomai`` command line (also ``python -m pomai``)."""
+"""The ``pomai`` command line (also ``python -m pomai``).
+
+Each sub-command lives in its own module exposing ``register(subparsers)``, which adds a parser
+whose ``handler(args) -> int`` runs it; heavy imports happen inside the handlers.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+
+COMMAND_MODULES = ("pomai.training.cli",)
 
 
 def build_parser() -> argparse.ArgumentParser:
     from pomai import __version__
-    from pomai.training import cli as train_cli
 
-    parser = argparse.ArgumentParser(prog="pomai", description=__doc__)
+    parser = argparse.ArgumentParser(prog="pomai", description="PoMAI image fusion")
     parser.add_argument("--version", action="version", version=f"pomai {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("train", help="train PoMAI (two stages, resumable)")
-    train_cli.add_arguments(train)
-    train.set_defaults(handler=train_cli.run)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(commands)
     return parser
 
 

@@ -11,6 +11,12 @@ from typing import Any
 from pomai.training.trainer import ABLATIONS, TrainSettings
 
 
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("train", help="train PoMAI (two stages, resumable)")
+    add_arguments(parser)
+    parser.set_defaults(handler=run)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = TrainSettings(data="", out="")
     parser.add_argument("--data", help="folder with ir/ and vi/ training pairs")
