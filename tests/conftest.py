@@ -1,0 +1,90 @@
+"""Shared test fixtures.
+
+Network / training fixtures: a narrow model config (width 8) written as a JSON config file, and
+factories for synthetic folders of paired ``ir/`` + ``vi/`` images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pytest
+from PIL import Image
+
+if TYPE_CHECKING:
+    from pomai.config import PoMAIConfig
+
+# -- network / training fixtures ---------------------------------------------------------------
+
+# A narrow network that still exercises every code path: several NGMM groups at 32×32
+# (L = 1024 > 3K = 48), the depth-wise separable MICM gate, two MDTA heads.
+TEST_CONFIG_FIELDS = {"width": 8, "heads": 2, "group_size": 16, "gate": "dwsep",
+                      "ffn_expansion": 2.0, "ccb_expansion": 2.0, "ca_reduction": 2}
+
+
+def structured_image(shape: tuple[int, int], seed: int) -> np.ndarray:
+    """A natural-looking uint8 image: box-blurred noise, a ramp and a bright blob."""
+    rng = np.random.default_rng(seed)
+    h, w = shape
+    noise = rng.standard_normal((h + 4, w + 4))
+    blurred = sum(noise[i : i + h, j : j + w] for i in range(5) for j in range(5)) / 25.0
+    yy, xx = np.mgrid[0:h, 0:w]
+    cy, cx = rng.uniform(0, h), rng.uniform(0, w)
+    blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * (0.2 * min(h, w)) ** 2))
+    image = 0.35 * blurred + 0.3 * xx / max(w - 1, 1) + 0.6 * blob + 0.2
+    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+
+
+def write_pairs(
+    root: Path,
+    stems: Sequence[str],
+    shape: tuple[int, int] = (32, 32),
+    *,
+    ir_ext: str = ".png",
+    vis_ext: str = ".png",
+    seed: int = 0,
+    vis_from_ir: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Path:
+    """Write ``root/ir/<stem><ir_ext>`` and ``root/vi/<stem><vis_ext>`` grey pairs; returns root.
+
+    ``vis_from_ir`` makes the visible image a pixel-wise function of the infrared one.
+    """
+    (root / "ir").mkdir(parents=True, exist_ok=True)
+    (root / "vi").mkdir(parents=True, exist_ok=True)
+    for i, stem in enumerate(stems):
+        ir = structured_image(shape, seed + 2 * i)
+        vis = vis_from_ir(ir) if vis_from_ir else structured_image(shape, seed + 2 * i + 1)
+        Image.fromarray(ir).save(root / "ir" / f"{stem}{ir_ext}")
+        Image.fromarray(vis).save(root / "vi" / f"{stem}{vis_ext}")
+    return root
+
+
+@pytest.fixture
+def make_pairs() -> Callable[..., Path]:
+    """The :func:`write_pairs` factory."""
+    return write_pairs
+
+
+@pytest.fixture
+def pair_folder(tmp_path: Path) -> Path:
+    """Four 32×32 grey pairs under ``tmp_path/data`` (stems p0..p3)."""
+    return write_pairs(tmp_path / "data", [f"p{i}" for i in range(4)])
+
+
+@pytest.fixture
+def narrow_config() -> PoMAIConfig:
+    """The width-8 test network: the ``tiny`` config with :data:`TEST_CONFIG_FIELDS`."""
+    from pomai.config import get_config
+
+    return get_config("tiny").replace(**TEST_CONFIG_FIELDS)
+
+
+@pytest.fixture
+def narrow_config_path(tmp_path: Path, narrow_config: PoMAIConfig) -> Path:
+    """The width-8 test network as a JSON model config file (accepted by TrainSettings.config)."""
+    path = tmp_path / "width8.json"
+    path.write_text(narrow_config.to_json())
+    return path
