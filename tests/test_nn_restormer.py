@@ -1,0 +1,95 @@
+"""Restormer blocks of the encoder and decoder (pomai.nn.restormer, pomai.nn.layernorm)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from pomai.nn.layernorm import ChannelLayerNorm
+from pomai.nn.restormer import GDFN, MDTA, RestormerBlock
+
+
+def n_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_channel_layernorm_matches_definition() -> None:
+    torch.manual_seed(0)
+    norm = ChannelLayerNorm(6)
+    with torch.no_grad():
+        norm.weight.uniform_(0.5, 1.5)
+        norm.bias.uniform_(-0.5, 0.5)
+    x = torch.randn(2, 6, 5, 7) * 3 + 1
+    mean = x.mean(dim=1, keepdim=True)
+    var = ((x - mean) ** 2).mean(dim=1, keepdim=True)  # biased variance
+    expected = (x - mean) / torch.sqrt(var + 1e-5) * norm.weight.view(1, -1, 1, 1) + norm.bias.view(
+        1, -1, 1, 1
+    )
+    torch.testing.assert_close(norm(x), expected, atol=1e-5, rtol=1e-5)
+    # Same result for channels-last memory (the layout the comment says is copy-free).
+    channels_last = x.contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(norm(channels_last), expected, atol=1e-5, rtol=1e-5)
+    # Per pixel: no statistics shared between pixels or batch elements.
+    torch.testing.assert_close(norm(x[1:, :, 2:3, 4:5]), norm(x)[1:, :, 2:3, 4:5])
+
+
+def test_mdta_matches_reference_formula() -> None:
+    """qkv = DW3x3(Conv1x1(x)); per head softmax(norm(q) norm(k)ᵀ τ) v over channels."""
+    torch.manual_seed(1)
+    c, heads = 8, 2
+    mdta = MDTA(c, heads, bias=False)
+    with torch.no_grad():
+        mdta.temperature.copy_(torch.tensor([0.7, 1.9]).view(2, 1, 1))
+    x = torch.randn(2, c, 5, 6)
+    qkv = mdta.qkv_dwconv(mdta.qkv(x))
+    q, k, v = qkv.chunk(3, dim=1)
+    out = torch.empty(2, c, 30)
+    for h in range(heads):
+        rows = slice(h * c // heads, (h + 1) * c // heads)
+        qh = F.normalize(q[:, rows].flatten(2), dim=-1)
+        kh = F.normalize(k[:, rows].flatten(2), dim=-1)
+        attn = (qh @ kh.transpose(1, 2) * mdta.temperature[h]).softmax(dim=-1)  # (B, C/h, C/h)
+        out[:, rows] = attn @ v[:, rows].flatten(2)
+    expected = mdta.project_out(out.reshape(2, c, 5, 6))
+    torch.testing.assert_close(mdta(x), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_gdfn_matches_reference_formula() -> None:
+    torch.manual_seed(2)
+    gdfn = GDFN(8, 2.0, bias=False)
+    assert gdfn.project_out.in_channels == 16
+    x = torch.randn(1, 8, 6, 5)
+    a, g = gdfn.dwconv(gdfn.project_in(x)).chunk(2, dim=1)
+    torch.testing.assert_close(gdfn(x), gdfn.project_out(F.gelu(a) * g))
+
+
+def test_block_is_two_residual_sub_blocks() -> None:
+    """With both output projections zeroed the block is the identity (pre-norm residuals)."""
+    torch.manual_seed(3)
+    block = RestormerBlock(8, 2, 2.0, bias=False)
+    x = torch.randn(2, 8, 7, 9)
+    with torch.no_grad():
+        block.attn.project_out.weight.zero_()
+        assert not torch.equal(block(x), x)  # the FFN still contributes
+        block.ffn.project_out.weight.zero_()
+        assert torch.equal(block(x), x)
+
+
+@pytest.mark.parametrize("bias", [False, True])
+def test_block_parameter_count(bias: bool) -> None:
+    """C = 64, 8 heads, expansion 2 (notes §3.1): MDTA 18,120 + GDFN 26,880 + LNs 256."""
+    block = RestormerBlock(64, 8, 2.0, bias=bias)
+    mdta = 64 * 192 + 192 * 9 + 64 * 64 + 8  # qkv 1x1, depth-wise 3x3, projection, τ
+    gdfn = 64 * 256 + 256 * 9 + 128 * 64  # project_in, depth-wise 3x3, project_out
+    norms = 2 * (64 + 64)
+    assert (mdta, gdfn, mdta + gdfn + norms) == (18_120, 26_880, 45_256)
+    biases = (192 + 192 + 64 + 256 + 256 + 64) if bias else 0
+    assert n_params(block) == 45_256 + biases
+
+
+@pytest.mark.parametrize(("h", "w"), [(1, 1), (37, 53), (3, 2)])
+def test_block_any_size(h: int, w: int) -> None:
+    block = RestormerBlock(8, 4, 2.0, bias=False)
+    x = torch.randn(3, 8, h, w)
+    assert block(x).shape == x.shape
