@@ -14,6 +14,9 @@ _LAZY = {
     "PoMAIConfig": "pomai.config",
     "get_config": "pomai.config",
     "PoMAI": "pomai.nn",
+    "load": "pomai.fuser",
+    "Fuser": "pomai.fuser",
+    "list_models": "pomai.hub",
 }
 
 

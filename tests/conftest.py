@@ -88,3 +88,60 @@ def narrow_config_path(tmp_path: Path, narrow_config: PoMAIConfig) -> Path:
     path = tmp_path / "width8.json"
     path.write_text(narrow_config.to_json())
     return path
+
+
+# -- inference fixtures -------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip tests marked ``gpu`` when CUDA is not available."""
+    gpu_items = [item for item in items if "gpu" in item.keywords]
+    if not gpu_items:
+        return
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs CUDA (torch.cuda.is_available() is False)")
+    for item in gpu_items:
+        item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread() -> None:
+    """Run the (tiny) test networks on one thread.
+
+    On a busy machine (CI, a box shared with a training run) PyTorch's OpenMP threads spin-wait
+    for each other and a 48×48 forward pass goes from 0.05 s to several seconds.
+    """
+    import torch
+
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A run folder made by the project's trainer in 4 steps (width-8 network, 48×48 pairs).
+
+    Holds ``model.safetensors`` (stage-2 weights with config metadata) and
+    ``manifest_entry.json``. A real checkpoint, not a published model.
+    """
+    from pomai.config import get_config
+    from pomai.training import Trainer, TrainSettings
+
+    root = tmp_path_factory.mktemp("trained")
+    data = write_pairs(root / "data", [f"p{i}" for i in range(4)], (48, 48))
+    config = root / "width8.json"
+    config.write_text(get_config("tiny").replace(**TEST_CONFIG_FIELDS).to_json())
+    settings = TrainSettings(
+        data=str(data), out=str(root / "run"), config=str(config), epochs_stage1=1,
+        epochs_stage2=1, batch=2, crop=32, progress=False, checkpoint_every=1000,
+    )
+    Trainer(settings).run()
+    return root / "run"
+
+
+@pytest.fixture(scope="session")
+def trained_weights(trained_run: Path) -> Path:
+    """``model.safetensors`` of :func:`trained_run`."""
+    return trained_run / "model.safetensors"

@@ -1,0 +1,164 @@
+"""``pomai.load(...)`` and the :class:`Fuser` it returns: the inference API."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from pomai.config import PoMAIConfig
+from pomai.hub import WeightsEntry, default_model, load_model, resolve
+from pomai.io import ImageInput, prepare_pair, restore
+from pomai.nn.pomai import PoMAI
+from pomai.tiling import Blend, Tile, sliding_window
+
+
+def load(
+    name_or_path: str | os.PathLike | None = None,
+    *,
+    device: str | torch.device = "auto",
+    dtype: torch.dtype | None = None,
+    revision: str | None = None,
+    cache_dir: str | os.PathLike | None = None,
+    offline: bool | None = None,
+) -> Fuser:
+    """Load released or local PoMAI weights for fusion.
+
+    Args:
+        name_or_path: a ``.safetensors`` file, a training run folder, ``hf-hub:owner/repo[@rev]``,
+            or a name / alias from :func:`pomai.list_models`; None: the default released model.
+        device: ``"auto"`` (CUDA when available, else CPU), or any torch device.
+        dtype: None or ``torch.float32``; ``torch.float16`` on CUDA for half precision.
+        revision: Hub revision (branch, tag or commit) instead of the manifest's pinned one.
+        cache_dir: Hub cache folder (default: huggingface_hub's, from HF_HOME / HF_HUB_CACHE).
+        offline: True never touches the network; None follows HF_HUB_OFFLINE.
+
+    Downloaded and bundled files are sha256-verified before loading; loading is safetensors-only
+    and strict (see :mod:`pomai.hub`).
+    """
+    weights = resolve(
+        default_model() if name_or_path is None else name_or_path,
+        revision=revision, cache_dir=cache_dir, offline=offline,
+    )
+    model, stage = load_model(weights)
+    return Fuser(model, stage=stage, device=device, dtype=dtype, source=weights.source,
+                 entry=weights.entry)
+
+
+class Fuser:
+    """A PoMAI network ready to fuse: eval mode, on its device and dtype, no gradients.
+
+    The same input always gives the same output (eval-mode hashing uses the fixed rotations
+    stored with the weights).
+    """
+
+    def __init__(
+        self,
+        model: PoMAI,
+        *,
+        stage: int = 2,
+        device: str | torch.device = "auto",
+        dtype: torch.dtype | None = None,
+        source: str = "",
+        entry: WeightsEntry | None = None,
+    ) -> None:
+        self.device = _pick_device(device)
+        self.dtype = dtype or torch.float32
+        if self.dtype not in (torch.float32, torch.float16):
+            raise ValueError(f"dtype must be None, torch.float32 or torch.float16, got {dtype}")
+        if self.dtype == torch.float16 and self.device.type != "cuda":
+            raise ValueError(
+                f"half precision (torch.float16) needs a CUDA device, not {self.device}: "
+                "use dtype=None on the CPU."
+            )
+        if stage not in (1, 2):
+            raise ValueError(f"stage must be 1 or 2, got {stage!r}")
+        self.model = model.eval().requires_grad_(False).to(device=self.device, dtype=self.dtype)
+        self.stage = stage
+        self.source = source
+        self.entry = entry
+
+    @property
+    def config(self) -> PoMAIConfig:
+        return self.model.config
+
+    def __repr__(self) -> str:
+        return (f"Fuser({self.source or 'PoMAI'}, stage={self.stage}, device={self.device}, "
+                f"dtype={self.dtype})")
+
+    def fuse(
+        self,
+        ir: ImageInput,
+        vis: ImageInput,
+        *,
+        tile: Tile = None,
+        overlap: float = 0.25,
+        blend: Blend = "gaussian",
+        progress: bool = False,
+    ) -> Any:
+        """Fuse an infrared image with a visible one; returns the visible input's kind.
+
+        Inputs: file paths, PIL images, numpy (H, W[, 1 or 3]) or tensors ([B,] C, H, W), see
+        :mod:`pomai.io`. A colour visible image is fused on its BT.601 Y and returned in colour.
+        Batched tensors (B, C, H, W) are fused in one call.
+
+        Args:
+            tile: None fuses the whole image at once (exact); an int fuses overlapping tiles of
+                that side; ``"auto"`` picks the tile from free memory (whole image when it fits).
+            overlap: fraction of a tile shared with its neighbours, in [0, 1).
+            blend: ``"gaussian"`` or ``"linear"`` weighting of overlapping tiles.
+            progress: show a progress bar over the tiles.
+        """
+        pair = prepare_pair(ir, vis).to(self.device)
+        fused = self.fuse_luminance(pair.ir, pair.vis_y, tile=tile, overlap=overlap,
+                                    blend=blend, progress=progress)
+        return restore(fused, pair)
+
+    @torch.inference_mode()
+    def fuse_luminance(
+        self,
+        ir: torch.Tensor,
+        vis_y: torch.Tensor,
+        *,
+        tile: Tile = None,
+        overlap: float = 0.25,
+        blend: Blend = "gaussian",
+        progress: bool = False,
+    ) -> torch.Tensor:
+        """(B, 1, H, W) infrared and visible luminance in [0, 1] -> (B, 1, H, W) float32 fused.
+
+        The tensor core of :meth:`fuse`, without input conversion; inputs move to the device.
+        """
+        stacked = torch.cat([ir, vis_y], dim=1).to(self.device, torch.float32)
+
+        def network(window: torch.Tensor) -> torch.Tensor:
+            window = window.to(self.dtype)
+            return self.model(window[:, :1], window[:, 1:], stage=self.stage)
+
+        return sliding_window(
+            network, stacked, tile, overlap=overlap, blend=blend, progress=progress,
+            bytes_per_pixel=bytes_per_pixel(self.config, self.dtype),
+        )
+
+
+def bytes_per_pixel(config: PoMAIConfig, dtype: torch.dtype = torch.float32) -> float:
+    """Estimated peak inference memory per pixel of one image pair, for ``tile="auto"``.
+
+    ``1.25 × element size × (28 C · max(1, ffn_expansion / 2) + 3 K · hash_rounds)``: about
+    28 C activations per pixel are alive at the peak (both encoder branches, the four stage-one
+    feature maps, MICM and a Restormer feed-forward), plus NGMM's attention scores (each group
+    of K pixels attends to 3K keys). Measured CPU float32 peaks are below it: 2.0-2.4 kB per
+    pixel for the "tiny" config (estimate 4.4 kB) and 7.7 kB for "paper" (estimate 11.1 kB),
+    see docs/api.md.
+    """
+    element = torch.finfo(dtype).bits // 8
+    values = 28 * config.width * max(1.0, config.ffn_expansion / 2)
+    values += 3 * config.group_size * config.hash_rounds
+    return 1.25 * element * values
+
+
+def _pick_device(device: str | torch.device) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)

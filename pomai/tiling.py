@@ -1,0 +1,203 @@
+"""Sliding-window (tiled) inference with blended seams, for images too large for one pass.
+
+The image is covered by overlapping windows of ``tile × tile`` pixels (fewer where the image is
+smaller), each window's output is weighted by a blending window that falls off towards the
+window's edges, and the weighted outputs are divided by the summed weights, so every output
+pixel is a convex combination of the windows that cover it (the weights sum to 1 everywhere).
+The stitched result and the weights live on the input's device, in float32.
+
+``tile="auto"`` picks the largest tile that fits in half of the free memory (CUDA:
+``torch.cuda.mem_get_info``; CPU: ``MemAvailable`` of /proc/meminfo) given the caller's
+estimate of bytes per pixel, runs the whole image in one pass when it fits, and on an
+out-of-memory error halves the tile and starts again. Any other error propagates unchanged.
+
+Nothing here normalises anything: the caller normalises whole images before tiling.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Literal
+
+import torch
+
+Tile = int | Literal["auto"] | None
+Blend = Literal["gaussian", "linear"]
+
+MIN_AUTO_TILE = 64
+AUTO_TILE_MULTIPLE = 32
+AUTO_MEMORY_FRACTION = 0.5
+# Gaussian window: sigma = tile / 8 (MONAI's 0.125), floored so no weight is 0.
+GAUSSIAN_SIGMA_SCALE = 0.125
+MIN_WEIGHT = 1e-3
+
+
+class TileOutOfMemoryError(MemoryError):
+    """Out of memory with the requested (or the smallest automatic) tile; says what to try."""
+
+
+def window_starts(length: int, tile: int, overlap: float) -> list[int]:
+    """Start offsets of windows of size ``min(tile, length)`` covering ``[0, length)``.
+
+    Consecutive windows overlap by at least ``round(overlap * tile)`` pixels; the last window
+    ends at ``length``.
+    """
+    if tile >= length:
+        return [0]
+    stride = max(1, tile - round(overlap * tile))
+    return [*range(0, length - tile, stride), length - tile]
+
+
+def blend_window(
+    height: int, width: int, mode: Blend, overlap: float, device: torch.device | None = None
+) -> torch.Tensor:
+    """(height, width) float32 blending weights in (0, 1], largest at the centre.
+
+    ``"gaussian"``: separable Gaussian, sigma = size / 8, floored at ``MIN_WEIGHT``.
+    ``"linear"``: separable ramp rising over the overlap width from each edge (feathering).
+    """
+    axes = []
+    for size in (height, width):
+        x = torch.arange(size, dtype=torch.float32, device=device)
+        if mode == "gaussian":
+            sigma = max(GAUSSIAN_SIGMA_SCALE * size, 1e-6)
+            w = torch.exp(-0.5 * ((x - (size - 1) / 2) / sigma) ** 2)
+        elif mode == "linear":
+            ramp = max(round(overlap * size), 1)
+            edge = torch.minimum(x, size - 1 - x)
+            w = ((edge + 1) / (ramp + 1)).clamp(max=1.0)
+        else:
+            raise ValueError(f"blend must be 'gaussian' or 'linear', got {mode!r}")
+        axes.append(w.clamp(min=MIN_WEIGHT))
+    return axes[0][:, None] * axes[1][None, :]
+
+
+def sliding_window(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    inputs: torch.Tensor,
+    tile: Tile,
+    *,
+    overlap: float = 0.25,
+    blend: Blend = "gaussian",
+    bytes_per_pixel: float | None = None,
+    progress: bool = False,
+) -> torch.Tensor:
+    """Apply ``fn`` to ``inputs`` (B, C, H, W) window by window; returns (B, C_out, H, W).
+
+    ``fn`` maps (B, C, h, w) to (B, C_out, h, w) for any window size. ``tile``: None runs the
+    whole image in one call; an int is the window side; ``"auto"`` picks it from free memory
+    using ``bytes_per_pixel`` (the peak memory of ``fn`` per pixel of one image). ``overlap``:
+    fraction of the tile shared by neighbouring windows, in [0, 1).
+    """
+    if not 0.0 <= overlap < 1.0:
+        raise ValueError(f"overlap is a fraction of the tile in [0, 1), got {overlap!r}")
+    if tile == "auto":
+        return _auto(fn, inputs, overlap, blend, bytes_per_pixel, progress)
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 1):
+        raise ValueError(f"tile must be None, 'auto' or a positive int, got {tile!r}")
+    try:
+        return fn(inputs) if tile is None else _tiled(fn, inputs, tile, overlap, blend, progress)
+    except Exception as err:
+        if not is_out_of_memory(err):
+            raise
+        size = "the whole image" if tile is None else f"{tile}×{tile} tiles"
+        raise TileOutOfMemoryError(
+            f"out of memory fusing {inputs.shape[-2]}×{inputs.shape[-1]} images with {size} on "
+            f"{inputs.device}: use tile='auto' (command line: --tile auto) or a smaller tile."
+        ) from err
+
+
+def auto_tile(
+    height: int, width: int, batch: int, bytes_per_pixel: float, device: torch.device
+) -> int | None:
+    """The tile side for ``tile="auto"``, or None when the whole image fits in one pass."""
+    budget = AUTO_MEMORY_FRACTION * free_memory(device)
+    pixels = budget / (bytes_per_pixel * batch)
+    if pixels >= height * width:
+        return None
+    side = int(math.sqrt(pixels)) // AUTO_TILE_MULTIPLE * AUTO_TILE_MULTIPLE
+    return max(MIN_AUTO_TILE, side)
+
+
+def free_memory(device: torch.device) -> int:
+    """Bytes free for tensors on ``device`` (CUDA: driver's free memory; CPU: MemAvailable)."""
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    # No /proc (macOS, Windows): assume a modest 4 GiB rather than guessing high.
+    return 4 << 30
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """True for PyTorch's out-of-memory errors (CUDA, and the CPU allocator's)."""
+    if isinstance(error, torch.OutOfMemoryError):
+        return True
+    return isinstance(error, RuntimeError) and "can't allocate memory" in str(error)
+
+
+def _auto(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    inputs: torch.Tensor,
+    overlap: float,
+    blend: Blend,
+    bytes_per_pixel: float | None,
+    progress: bool,
+) -> torch.Tensor:
+    if bytes_per_pixel is None or bytes_per_pixel <= 0:
+        raise ValueError("tile='auto' needs a positive bytes_per_pixel estimate")
+    b, _, h, w = inputs.shape
+    tile = auto_tile(h, w, b, bytes_per_pixel, inputs.device)
+    while True:
+        try:
+            if tile is None:
+                return fn(inputs)
+            return _tiled(fn, inputs, tile, overlap, blend, progress)
+        except Exception as err:
+            if not is_out_of_memory(err):
+                raise
+            if inputs.device.type == "cuda":
+                torch.cuda.empty_cache()
+            current = max(h, w) if tile is None else tile
+            if current <= MIN_AUTO_TILE:
+                raise TileOutOfMemoryError(
+                    f"out of memory even with {MIN_AUTO_TILE}×{MIN_AUTO_TILE} tiles on "
+                    f"{inputs.device}: fuse fewer images per call, free memory used by other "
+                    "programs, or use another device."
+                ) from err
+            tile = max(MIN_AUTO_TILE, current // 2)
+
+
+def _tiled(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    inputs: torch.Tensor,
+    tile: int,
+    overlap: float,
+    blend: Blend,
+    progress: bool,
+) -> torch.Tensor:
+    from tqdm.auto import tqdm
+
+    b, _, h, w = inputs.shape
+    th, tw = min(tile, h), min(tile, w)
+    tops, lefts = window_starts(h, tile, overlap), window_starts(w, tile, overlap)
+    weight = blend_window(th, tw, blend, overlap, inputs.device)
+    total = torch.zeros((h, w), dtype=torch.float32, device=inputs.device)
+    out: torch.Tensor | None = None
+    windows = [(top, left) for top in tops for left in lefts]
+    for top, left in tqdm(windows, desc="tiles", disable=not progress, leave=False):
+        window = inputs[:, :, top : top + th, left : left + tw]
+        result = fn(window).float()
+        if out is None:
+            out = torch.zeros((b, result.shape[1], h, w), dtype=torch.float32, device=inputs.device)
+        out[:, :, top : top + th, left : left + tw] += result * weight
+        total[top : top + th, left : left + tw] += weight
+    assert out is not None
+    return out / total

@@ -1,0 +1,128 @@
+"""pomai.load / Fuser: loading, determinism, batches, kinds, per-image normalisation, devices."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import pomai
+from pomai.color import rgb_to_ycbcr
+from pomai.fuser import Fuser, bytes_per_pixel
+from pomai.io import InputError
+
+
+@pytest.fixture(scope="module")
+def fuser(trained_weights: Path) -> Fuser:
+    return pomai.load(trained_weights)
+
+
+def test_import_pomai_stays_light_and_exports_the_api_lazily() -> None:
+    code = ("import sys, pomai; assert 'torch' not in sys.modules, 'torch imported'; "
+            "assert callable(pomai.load) and callable(pomai.list_models); "
+            "assert 'torch' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_nothing_in_the_package_hard_codes_cuda() -> None:
+    package = Path(pomai.__file__).parent
+    offenders = [p for p in package.rglob("*.py") if ".cuda()" in p.read_text()]
+    assert offenders == []
+
+
+def test_load_reads_config_and_stage_from_the_file(fuser: Fuser, trained_run: Path) -> None:
+    assert fuser.stage == 2 and fuser.config.width == 8
+    assert fuser.device == torch.device("cpu")  # "auto" without CUDA
+    assert not fuser.model.training
+    assert all(not p.requires_grad for p in fuser.model.parameters())
+    assert "model.safetensors" in repr(fuser)
+    assert pomai.load(trained_run).source == f"folder {trained_run}"
+
+
+def test_same_input_same_output(fuser: Fuser) -> None:
+    ir, vis = torch.rand(1, 1, 40, 36), torch.rand(1, 3, 40, 36)
+    assert torch.equal(fuser.fuse(ir, vis), fuser.fuse(ir, vis))
+    again = pomai.load(fuser.source.removeprefix("file "))
+    assert torch.equal(again.fuse(ir, vis), fuser.fuse(ir, vis))
+
+
+def test_a_batch_fuses_in_one_call_like_its_images_one_by_one(fuser: Fuser) -> None:
+    g = torch.Generator().manual_seed(1)
+    ir, vis = torch.rand(3, 1, 32, 40, generator=g), torch.rand(3, 3, 32, 40, generator=g)
+    batch = fuser.fuse(ir, vis)
+    assert batch.shape == (3, 3, 32, 40)
+    singles = torch.stack([fuser.fuse(ir[i], vis[i]) for i in range(3)])
+    assert torch.allclose(batch, singles, atol=1e-5)
+
+
+def test_colour_result_keeps_the_visible_chroma(fuser: Fuser) -> None:
+    rgb = np.random.default_rng(0).uniform(0.2, 0.8, (24, 30, 3)).astype(np.float32)
+    fused = fuser.fuse(np.random.default_rng(1).random((24, 30)).astype(np.float32), rgb)
+    assert fused.shape == rgb.shape and fused.dtype == np.float32
+    as_tensor = [torch.from_numpy(a).permute(2, 0, 1) for a in (fused, rgb)]
+    chroma = [rgb_to_ycbcr(t)[1:] for t in as_tensor]
+    inside = (as_tensor[0] > 0).all(0) & (as_tensor[0] < 1).all(0)  # not clipped by RGB range
+    assert torch.allclose(chroma[0][:, inside], chroma[1][:, inside], atol=1e-5)
+
+
+def test_kinds_round_trip_through_fuse(fuser: Fuser, tmp_path: Path) -> None:
+    grey = np.random.default_rng(2).integers(0, 256, (20, 22), dtype=np.uint8)
+    Image.fromarray(grey).save(tmp_path / "ir.png")
+    Image.fromarray(np.dstack([grey] * 3)).save(tmp_path / "vis.png")
+    out = fuser.fuse(tmp_path / "ir.png", tmp_path / "vis.png")
+    assert isinstance(out, Image.Image) and out.mode == "RGB" and out.size == (22, 20)
+    assert fuser.fuse(grey, grey).shape == (20, 22)
+    out = fuser.fuse(torch.from_numpy(grey)[None], torch.from_numpy(grey)[None].double() / 255)
+    assert out.dtype == torch.float64 and out.shape == (1, 20, 22)
+
+
+def test_normalisation_is_per_image_not_per_tile(fuser: Fuser) -> None:
+    rng = np.random.default_rng(3)
+    raw = rng.integers(7000, 9000, (64, 64)).astype(np.uint16)
+    raw[:32] -= 6000  # tiles see very different ranges
+    vis = rng.random((64, 64)).astype(np.float32)
+    stretched = ((raw - raw.min()) / (raw.max() - raw.min())).astype(np.float32)
+    tiled = fuser.fuse(raw, vis, tile=32, overlap=0.25)
+    assert np.array_equal(tiled, fuser.fuse(stretched, vis, tile=32, overlap=0.25))
+
+
+def test_tile_covering_the_image_equals_the_whole_image(fuser: Fuser) -> None:
+    ir, vis = torch.rand(1, 1, 30, 34), torch.rand(1, 1, 30, 34)
+    whole = fuser.fuse(ir, vis)
+    assert torch.allclose(fuser.fuse(ir, vis, tile=64), whole, atol=1e-6)
+    assert torch.allclose(fuser.fuse(ir, vis, tile="auto"), whole, atol=1e-6)
+
+
+def test_bad_input_fails_before_the_network(fuser: Fuser) -> None:
+    with pytest.raises(InputError, match="infrared is 10×12 and visible is 10×13"):
+        fuser.fuse(np.zeros((10, 12), np.uint8), np.zeros((10, 13), np.uint8))
+
+
+def test_half_precision_needs_cuda(trained_weights: Path) -> None:
+    with pytest.raises(ValueError, match="half precision .* needs a CUDA device"):
+        pomai.load(trained_weights, device="cpu", dtype=torch.float16)
+
+
+def test_memory_estimate_grows_with_width_and_halves_in_float16() -> None:
+    tiny, paper = pomai.get_config("tiny"), pomai.get_config("paper")
+    assert bytes_per_pixel(paper) > bytes_per_pixel(tiny) > 0
+    assert bytes_per_pixel(tiny, torch.float16) == bytes_per_pixel(tiny) / 2
+
+
+@pytest.mark.gpu
+def test_cuda_fusion_matches_cpu_and_half_precision_is_close(
+    fuser: Fuser, trained_weights: Path
+) -> None:
+    gpu = pomai.load(trained_weights, device="auto")
+    assert gpu.device.type == "cuda"
+    ir, vis = torch.rand(2, 1, 48, 56), torch.rand(2, 3, 48, 56)
+    out = gpu.fuse(ir.to("cuda"), vis.to("cuda"), tile=32)
+    assert out.device.type == "cuda"
+    assert torch.allclose(out.cpu(), fuser.fuse(ir, vis, tile=32), atol=1e-4)
+    half = pomai.load(trained_weights, device="cuda", dtype=torch.float16)
+    assert torch.allclose(half.fuse(ir, vis, tile=32), out.cpu(), atol=2e-2)

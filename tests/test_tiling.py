@@ -1,0 +1,140 @@
+"""pomai.tiling: window layout, blending weights that sum to 1, accuracy, auto tile and OOM."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+import pomai
+from pomai import tiling
+from pomai.tiling import TileOutOfMemoryError, blend_window, sliding_window, window_starts
+
+
+@pytest.mark.parametrize(("length", "tile", "overlap"),
+                         [(100, 32, 0.25), (64, 32, 0.5), (33, 32, 0.0), (20, 32, 0.25),
+                          (257, 64, 0.1)])
+def test_windows_cover_the_image_with_the_requested_overlap(
+    length: int, tile: int, overlap: float
+) -> None:
+    starts = window_starts(length, tile, overlap)
+    size = min(tile, length)
+    assert starts[0] == 0 and starts[-1] + size == length
+    covered = torch.zeros(length, dtype=torch.bool)
+    for s in starts:
+        covered[s : s + size] = True
+    assert bool(covered.all())
+    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    assert all(0 < g <= size - round(overlap * tile) for g in gaps)
+
+
+@pytest.mark.parametrize("blend", ["gaussian", "linear"])
+@pytest.mark.parametrize(("shape", "tile"), [((50, 70), 32), ((64, 64), 32), ((17, 90), 24)])
+def test_blending_weights_sum_to_one_everywhere(
+    blend: str, shape: tuple[int, int], tile: int
+) -> None:
+    x = torch.rand(2, 3, *shape, dtype=torch.float32)
+    ones = sliding_window(torch.ones_like, x, tile, overlap=0.25, blend=blend)
+    assert torch.allclose(ones, torch.ones_like(x), rtol=0, atol=1e-6)
+    # So a pixel-wise function is reproduced exactly, whatever the seams.
+    same = sliding_window(lambda t: t.square(), x, tile, overlap=0.25, blend=blend)
+    assert torch.allclose(same, x.square(), rtol=0, atol=1e-6)
+    w = blend_window(tile, tile, blend, 0.25)
+    assert float(w.min()) > 0 and float(w.max()) <= 1
+
+
+def _local_net() -> nn.Module:
+    """Three 3×3 convolutions: receptive radius 3 px, nothing global."""
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(2, 8, 3, padding=1), nn.GELU(), nn.Conv2d(8, 8, 3, padding=1),
+                         nn.GELU(), nn.Conv2d(8, 1, 3, padding=1), nn.Sigmoid()).eval()
+
+
+# Documented bound (docs/api.md): for a network with receptive radius r, tiles of 32 with overlap
+# 0.5 (16 px >> 2r) and gaussian blending stay within 2e-3 of whole-image inference on [0, 1].
+LOCAL_NET_BOUND = 2e-3
+
+
+@pytest.mark.parametrize("blend", ["gaussian", "linear"])
+def test_tiled_local_network_matches_the_whole_image(blend: str) -> None:
+    net = _local_net()
+    x = torch.rand(1, 2, 80, 72)
+    with torch.no_grad():
+        whole = net(x)
+        tiled = sliding_window(net, x, 32, overlap=0.5, blend=blend)
+    assert float((tiled - whole).abs().max()) < LOCAL_NET_BOUND
+
+
+def test_pomai_tiling_gap_is_reported(trained_weights: Path) -> None:
+    """PoMAI has global operations, so tiles cannot be exact: report the gap, bound it loosely."""
+    fuser = pomai.load(trained_weights, device="cpu")
+    g = torch.Generator().manual_seed(0)
+    ir, vis = torch.rand(1, 1, 96, 96, generator=g), torch.rand(1, 1, 96, 96, generator=g)
+    whole = fuser.fuse_luminance(ir, vis)
+    tiled = fuser.fuse_luminance(ir, vis, tile=48, overlap=0.25)
+    mse = float((tiled - whole).square().mean())
+    psnr = 10 * math.log10(1 / mse) if mse else math.inf
+    print(f"\nPoMAI (width-8 test checkpoint) 96×96, tile 48, overlap 0.25: PSNR {psnr:.1f} dB, "
+          f"max abs diff {float((tiled - whole).abs().max()):.4f}")
+    assert psnr > 15
+
+
+def test_auto_runs_the_whole_image_when_it_fits_and_tiles_otherwise() -> None:
+    cpu = torch.device("cpu")
+    free = tiling.free_memory(cpu)
+    assert free > 0
+    assert tiling.auto_tile(100, 100, 1, 1.0, cpu) is None
+    tile = tiling.auto_tile(4096, 4096, 1, free / 100**2, cpu)
+    assert tile is not None and tiling.MIN_AUTO_TILE <= tile <= 100
+    assert tile % tiling.AUTO_TILE_MULTIPLE == 0
+
+
+def test_auto_shrinks_the_tile_on_out_of_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A network that runs out of memory above 80×80 windows: "auto" halves until it fits."""
+    sizes: list[tuple[int, int]] = []
+
+    def limited(t: torch.Tensor) -> torch.Tensor:
+        sizes.append(tuple(t.shape[-2:]))
+        if t.shape[-1] * t.shape[-2] > 80 * 80:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return t * 2
+
+    monkeypatch.setattr(tiling, "free_memory", lambda device: 10**12)  # whole image first
+    x = torch.rand(1, 1, 300, 200)
+    out = sliding_window(limited, x, "auto", bytes_per_pixel=1.0)
+    assert torch.allclose(out, x * 2, atol=1e-6)
+    assert sizes[0] == (300, 200) and sizes[1] == (150, 150) and sizes[-1] == (75, 75)
+
+
+def test_auto_gives_up_clearly_and_other_errors_propagate(monkeypatch: pytest.MonkeyPatch) -> None:
+    def never(t: torch.Tensor) -> torch.Tensor:
+        raise torch.OutOfMemoryError("out of memory")
+
+    x = torch.rand(1, 1, 200, 200)
+    with pytest.raises(TileOutOfMemoryError, match="even with 64×64 tiles"):
+        sliding_window(never, x, "auto", bytes_per_pixel=1.0)
+    with pytest.raises(TileOutOfMemoryError, match="with the whole image.*tile='auto'"):
+        sliding_window(never, x, None)
+
+    bug = ValueError("a bug in the network")
+
+    def broken(t: torch.Tensor) -> torch.Tensor:
+        raise bug
+
+    for tile in (None, 64, "auto"):
+        with pytest.raises(ValueError) as info:
+            sliding_window(broken, x, tile, bytes_per_pixel=1.0)
+        assert info.value is bug
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"tile": 0}, "positive int"), ({"tile": "big"}, "positive int"), ({"tile": True}, "int"),
+    ({"tile": 32, "overlap": 1.0}, r"\[0, 1\)"), ({"tile": "auto"}, "bytes_per_pixel"),
+    ({"tile": 32, "blend": "cosine"}, "blend must be"),
+])
+def test_bad_tiling_arguments(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        sliding_window(lambda t: t, torch.rand(1, 1, 40, 40), **kwargs)
