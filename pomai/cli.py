@@ -10,7 +10,12 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("pomai.training.cli",)
+COMMAND_MODULES = (
+    "pomai.commands.fuse",
+    "pomai.commands.weights",
+    "pomai.training.cli",
+    "pomai.commands.analyze",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

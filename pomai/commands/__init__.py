@@ -1,0 +1,1 @@
+"""Sub-commands of the ``pomai`` command line, one module each (see :mod:`pomai.cli`)."""

@@ -1,0 +1,145 @@
+"""``pomai fuse``: fuse one pair into a file, or two folders paired by file stem into a folder.
+
+Each output is written atomically (a temporary file in the output folder, then a rename). A pair
+that cannot be fused is reported and skipped; the exit status is 1 if any pair failed, 2 if
+nothing could start (bad model, bad arguments), else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "fuse",
+        help="fuse an infrared + visible pair, or two folders of pairs",
+        description="Fuse IR with VIS into OUT. IR and VIS are two image files (OUT is the "
+        "output file; its suffix picks the format) or two folders whose images pair by file "
+        "stem (OUT is a folder of PNGs).",
+    )
+    parser.add_argument("ir", type=Path, help="infrared image, or folder of them")
+    parser.add_argument("vis", type=Path, help="visible image, or folder of them")
+    parser.add_argument("-o", "--out", type=Path, required=True, help="output file or folder")
+    parser.add_argument("--model", help="released name, .safetensors file, run folder or "
+                        "hf-hub:owner/repo[@rev] (default: the default released model)")
+    parser.add_argument("--tile", type=_tile, default=None,
+                        help="'auto' or a tile side in pixels (default: whole image)")
+    parser.add_argument("--overlap", type=float, default=0.25, help="tile overlap fraction")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
+    parser.add_argument("--half", action="store_true", help="float16 (CUDA only)")
+    parser.add_argument("--revision", help="Hub revision of the model")
+    parser.add_argument("--cache-dir", help="Hub cache folder")
+    parser.add_argument("--offline", action="store_true", help="never use the network")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.set_defaults(handler=run)
+
+
+def _tile(text: str) -> int | str:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto' or a positive int, got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"tile must be positive, got {value}")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from pomai.fuser import load
+
+    try:
+        jobs, failures = _plan(args.ir, args.vis, args.out)
+        fuser = load(
+            args.model, device=args.device, dtype=torch.float16 if args.half else None,
+            revision=args.revision, cache_dir=args.cache_dir, offline=args.offline or None,
+        )
+    except (OSError, LookupError, ValueError) as err:
+        print(f"pomai fuse: error: {err}", file=sys.stderr)
+        return 2
+    for problem in failures:
+        print(f"skipped: {problem}", file=sys.stderr)
+    from tqdm.auto import tqdm
+
+    show = not args.no_progress
+    written = 0
+    for ir, vis, out in tqdm(jobs, desc="fusing", unit="pair", disable=not show or len(jobs) < 2):
+        try:
+            fused = fuser.fuse(ir, vis, tile=args.tile, overlap=args.overlap,
+                               progress=show and len(jobs) == 1)
+            write_image_atomic(fused, out)
+            written += 1
+        except (OSError, ValueError, MemoryError) as err:
+            failures.append(f"{ir.name} + {vis.name}")
+            tqdm.write(f"skipped {ir.name} + {vis.name}: {err}", file=sys.stderr)
+    print(f"wrote {written} fused image{'s' if written != 1 else ''} to {args.out}"
+          + (f"; {len(failures)} failed" if failures else ""))
+    return 1 if failures else 0
+
+
+def _plan(ir: Path, vis: Path, out: Path) -> tuple[list[tuple[Path, Path, Path]], list[str]]:
+    """(ir, vis, output) jobs, and problems with pairs that cannot be formed."""
+    if ir.is_dir() != vis.is_dir():
+        raise ValueError(f"{ir} and {vis} must both be files or both be folders")
+    if not ir.is_dir():
+        for path in (ir, vis):
+            if not path.exists():
+                raise ValueError(f"{path} does not exist")
+        if out.is_dir():
+            out = out / f"{vis.stem}.png"
+        _format_for(out)
+        return [(ir, vis, out)], []
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} is a file; with two input folders --out must be a folder")
+    ir_files, vis_files = _images_by_stem(ir), _images_by_stem(vis)
+    stems = sorted(set(ir_files) & set(vis_files))
+    problems = [f"{path} has no partner with stem {path.stem!r} in the other folder"
+                for stem in sorted(set(ir_files) ^ set(vis_files))
+                for path in [ir_files.get(stem) or vis_files[stem]]]
+    if not stems:
+        raise ValueError(f"no pairs: no image stem is in both {ir} and {vis}")
+    return [(ir_files[s], vis_files[s], out / f"{s}.png") for s in stems], problems
+
+
+def _images_by_stem(folder: Path) -> dict[str, Path]:
+    return {p.stem: p for p in sorted(folder.iterdir())
+            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
+
+
+def _format_for(path: Path) -> str:
+    from PIL import Image
+
+    fmt = Image.registered_extensions().get(path.suffix.lower())
+    if fmt is None:
+        raise ValueError(f"cannot tell the image format of output {path}: end it in .png, "
+                         ".tif, .jpg, ...")
+    return fmt
+
+
+def write_image_atomic(image: Any, path: Path) -> None:
+    """Save a PIL image to ``path`` through a temporary file in the same folder."""
+    fmt = _format_for(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            image.save(f, format=fmt)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,114 @@
+"""``pomai list | info NAME | download NAME | verify``: the released weights."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    listing = commands.add_parser("list", help="list the released models")
+    listing.set_defaults(handler=run_list)
+
+    info = commands.add_parser("info", help="describe a released model or a weights file")
+    info.add_argument("name", help="released name / alias, .safetensors file or run folder")
+    info.add_argument("--cache-dir", help="Hub cache folder")
+    info.set_defaults(handler=run_info)
+
+    download = commands.add_parser("download", help="download and verify a model's weights")
+    download.add_argument("name", help="released name / alias or hf-hub:owner/repo[@rev]")
+    download.add_argument("--revision", help="Hub revision instead of the pinned one")
+    download.add_argument("--cache-dir", help="Hub cache folder")
+    download.set_defaults(handler=run_download)
+
+    verify = commands.add_parser("verify", help="sha256-check bundled and cached weights")
+    verify.add_argument("--cache-dir", help="Hub cache folder")
+    verify.set_defaults(handler=run_verify)
+
+
+def _fail(command: str, err: Exception) -> int:
+    print(f"pomai {command}: error: {err}", file=sys.stderr)
+    return 2
+
+
+def run_list(args: argparse.Namespace) -> int:
+    from pomai.hub import manifest
+
+    m = manifest()
+    if not m.entries:
+        print("No released weights in this pomai version yet. Fuse with your own checkpoint: "
+              "pomai fuse IR VIS -o OUT --model PATH/model.safetensors")
+        return 0
+    for entry in m.entries:
+        aliases = f" (aliases: {', '.join(entry.aliases)})" if entry.aliases else ""
+        default = " [default]" if entry.name == m.default else ""
+        print(f"{entry.name}{default}{aliases}: {entry.description}")
+    return 0
+
+
+def run_info(args: argparse.Namespace) -> int:
+    from pomai.hub import BUNDLED_DIR, cached_path, manifest, read_metadata, resolve, sha256_of
+
+    entry = manifest().find(args.name)
+    if entry is not None:
+        info = {"name": entry.name, "aliases": list(entry.aliases),
+                "description": entry.description, "config": entry.config,
+                "inference_stage": entry.inference_stage,
+                "hub": {"repo_id": entry.repo_id, "filename": entry.filename,
+                        "revision": entry.revision},
+                "sha256": entry.sha256, "size_bytes": entry.size_bytes,
+                "licence": entry.licence, "training": entry.training, "input": entry.input,
+                "metrics": entry.metrics, "tiling": entry.tiling, "bundled": entry.bundled}
+        bundled = entry.bundled and (BUNDLED_DIR / entry.bundled).is_file()
+        cached = cached_path(entry, args.cache_dir)
+        info["available"] = ("bundled" if bundled else f"cached at {cached}" if cached
+                             else "not downloaded ('pomai download " + entry.name + "')")
+    else:
+        try:
+            weights = resolve(args.name, offline=True)
+            config, stage = read_metadata(weights.path)
+        except (OSError, LookupError, ValueError) as err:
+            return _fail("info", err)
+        info = {"file": str(weights.path), "sha256": sha256_of(weights.path),
+                "size_bytes": weights.path.stat().st_size, "inference_stage": stage,
+                "config": config.to_dict()}
+    print(json.dumps(info, indent=2))
+    return 0
+
+
+def run_download(args: argparse.Namespace) -> int:
+    from pomai.hub import resolve, verify
+
+    try:
+        weights = resolve(args.name, revision=args.revision, cache_dir=args.cache_dir,
+                          offline=False)
+        verify(weights)
+    except (OSError, LookupError, ValueError) as err:
+        return _fail("download", err)
+    print(f"{weights.source}: {weights.path} (sha256 verified)")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    from pomai.hub import BUNDLED_DIR, cached_path, manifest, sha256_of
+
+    entries = manifest().entries
+    if not entries:
+        print("No released weights in this pomai version yet: nothing to verify.")
+        return 0
+    bad = 0
+    for entry in entries:
+        files: list[tuple[str, Path | None]] = [("cached", cached_path(entry, args.cache_dir))]
+        if entry.bundled:
+            files.insert(0, ("bundled", BUNDLED_DIR / entry.bundled))
+        for where, path in files:
+            if path is None or not path.is_file():
+                print(f"{entry.name} {where}: not present")
+                continue
+            ok = sha256_of(path) == entry.sha256
+            bad += not ok
+            print(f"{entry.name} {where}: {'OK' if ok else 'MISMATCH'} {path}"
+                  + ("" if ok else " (delete it and run 'pomai download " + entry.name + "')"))
+    return 1 if bad else 0

@@ -1,0 +1,165 @@
+"""The command line: fuse (pair and folders, atomic outputs, bad pairs skipped), list, info,
+download, verify, analyze, and ``python -m pomai``."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fake_hub import FakeHub, manifest_entry, write_manifest
+from PIL import Image
+
+from pomai import hub
+from pomai.cli import main
+from pomai.commands.fuse import write_image_atomic
+
+
+def _image(shape: tuple[int, ...], seed: int) -> Image.Image:
+    return Image.fromarray(np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8))
+
+
+@pytest.fixture
+def folders(tmp_path: Path) -> tuple[Path, Path]:
+    """ir/ and vi/ with 2 good pairs, a corrupt file, a size mismatch and an unpaired file."""
+    ir, vis = tmp_path / "ir", tmp_path / "vi"
+    ir.mkdir()
+    vis.mkdir()
+    for i, stem in enumerate(("a", "b")):
+        _image((24, 28), i).save(ir / f"{stem}.png")
+        _image((24, 28, 3), 10 + i).save(vis / f"{stem}.jpg")
+    (ir / "corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    _image((24, 28, 3), 20).save(vis / "corrupt.png")
+    _image((24, 28), 3).save(ir / "size.png")
+    _image((24, 30), 4).save(vis / "size.png")
+    _image((24, 28), 5).save(ir / "lonely.png")
+    return ir, vis
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for command in ("fuse", "list", "info", "download", "verify", "train", "analyze"):
+        assert command in out
+
+
+def test_fuse_one_pair(trained_weights: Path, tmp_path: Path) -> None:
+    _image((24, 28), 0).save(tmp_path / "ir.png")
+    _image((24, 28, 3), 1).save(tmp_path / "vis.png")
+    out = tmp_path / "out" / "fused.png"
+    code = main(["fuse", str(tmp_path / "ir.png"), str(tmp_path / "vis.png"), "-o", str(out),
+                 "--model", str(trained_weights), "--tile", "16", "--no-progress"])
+    assert code == 0
+    with Image.open(out) as fused:
+        assert fused.mode == "RGB" and fused.size == (28, 24)
+    assert os.listdir(out.parent) == ["fused.png"]  # no temporary file left
+
+
+def test_fuse_folders_skips_bad_pairs_and_exits_non_zero(
+    trained_run: Path, folders: tuple[Path, Path], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "fused"
+    code = main(["fuse", *map(str, folders), "-o", str(out), "--model", str(trained_run),
+                 "--device", "cpu", "--no-progress"])
+    assert code == 1
+    assert sorted(os.listdir(out)) == ["a.png", "b.png"]
+    err = capsys.readouterr().err
+    assert "lonely.png has no partner" in err
+    assert "skipped corrupt.png + corrupt.png: cannot read infrared image" in err
+    assert "skipped size.png + size.png: infrared and visible images differ in size" in err
+    assert "Traceback" not in err
+
+
+def test_fuse_reports_model_problems_without_a_traceback(
+    folders: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["fuse", *map(str, folders), "-o", str(tmp_path / "out")]
+    assert main([*args, "--model", "pomai-msrs"]) == 2
+    assert "unknown model 'pomai-msrs'" in capsys.readouterr().err
+    assert main(args) == 2
+    assert "no released weights yet" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_outputs_are_written_atomically(tmp_path: Path) -> None:
+    target = tmp_path / "fused.jpg"
+    target.write_bytes(b"previous result")
+    float_image = Image.fromarray(np.zeros((4, 4), np.float32))  # JPEG cannot hold mode F
+    with pytest.raises(OSError):
+        write_image_atomic(float_image, target)
+    assert target.read_bytes() == b"previous result"
+    assert os.listdir(tmp_path) == ["fused.jpg"]
+
+
+def test_list_info_and_verify_without_released_weights(
+    trained_weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["list"]) == 0
+    assert "No released weights" in capsys.readouterr().out
+    assert main(["verify"]) == 0
+    assert main(["info", str(trained_weights)]) == 0
+    info = json.loads(capsys.readouterr().out.split("\n", 1)[1])
+    assert info["config"]["width"] == 8 and info["inference_stage"] == 2
+    assert info["sha256"] == hub.sha256_of(trained_weights)
+    assert main(["info", "pomai-msrs"]) == 2
+
+
+@pytest.fixture
+def served(trained_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+           ) -> Iterator[FakeHub]:
+    server = FakeHub()
+    server.add("pomai-test/tiny", "model.safetensors", trained_weights.read_bytes())
+    server.start()
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setattr(hub, "MANIFEST_PATH", write_manifest(tmp_path / "manifest.json", [
+        manifest_entry("pomai-test-tiny", trained_weights, "pomai-test/tiny", server.commit)]))
+    yield server
+    server.stop()
+
+
+def test_download_info_and_verify_a_released_model(
+    served: FakeHub, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache = str(tmp_path / "cache")
+    assert main(["list"]) == 0
+    assert "pomai-test-tiny (aliases: pomai-test-tiny-alias)" in capsys.readouterr().out
+    assert main(["verify", "--cache-dir", cache]) == 0
+    assert "cached: not present" in capsys.readouterr().out
+    assert main(["download", "pomai-test-tiny", "--cache-dir", cache]) == 0
+    assert "(sha256 verified)" in capsys.readouterr().out
+    assert main(["info", "pomai-test-tiny", "--cache-dir", cache]) == 0
+    assert json.loads(capsys.readouterr().out)["available"].startswith("cached at")
+    assert main(["verify", "--cache-dir", cache]) == 0
+    assert "pomai-test-tiny cached: OK" in capsys.readouterr().out
+
+    blob = next((tmp_path / "cache" / "models--pomai-test--tiny" / "blobs").iterdir())
+    blob.write_bytes(blob.read_bytes()[:-1] + b"\0")
+    assert main(["verify", "--cache-dir", cache]) == 1
+    assert "MISMATCH" in capsys.readouterr().out
+
+
+def test_python_dash_m_downloads_through_hf_endpoint(served: FakeHub, tmp_path: Path) -> None:
+    """A fresh interpreter: huggingface_hub reads HF_ENDPOINT and HF_HUB_CACHE at import."""
+    env = {**os.environ, "HF_ENDPOINT": served.url, "HF_HUB_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-m", "pomai", "download", "hf-hub:pomai-test/tiny"],
+        env=env, capture_output=True, text=True, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "sha256 verified" in done.stdout
+    assert str(tmp_path / "cache") in done.stdout
+
+
+def test_analyze_is_wired_to_the_analysis_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["analyze", "--help"])
+    assert info.value.code == 0
+    assert "pomai analyze" in capsys.readouterr().out
