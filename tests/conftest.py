@@ -17,6 +17,18 @@ from PIL import Image
 if TYPE_CHECKING:
     from pomai.config import PoMAIConfig
 
+# -- threads ----------------------------------------------------------------------------------
+
+# Tests use tiny tensors: one thread avoids oversubscribing small CI machines (or a machine that
+# is also training). POMAI_TEST_THREADS overrides.
+def pytest_configure(config: pytest.Config) -> None:
+    import os
+
+    import torch
+
+    torch.set_num_threads(int(os.environ.get("POMAI_TEST_THREADS", "1")))
+
+
 # -- network / training fixtures ---------------------------------------------------------------
 
 # A narrow network that still exercises every code path: several NGMM groups at 32×32
@@ -62,7 +74,7 @@ def write_pairs(
     return root
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def make_pairs() -> Callable[..., Path]:
     """The :func:`write_pairs` factory."""
     return write_pairs
@@ -74,7 +86,7 @@ def pair_folder(tmp_path: Path) -> Path:
     return write_pairs(tmp_path / "data", [f"p{i}" for i in range(4)])
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def narrow_config() -> PoMAIConfig:
     """The width-8 test network: the ``tiny`` config with :data:`TEST_CONFIG_FIELDS`."""
     from pomai.config import get_config
