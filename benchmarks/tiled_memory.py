@@ -1,0 +1,82 @@
+"""Peak memory and time of fusing one large pair, whole or tiled (docs/api.md, "Memory").
+
+    python benchmarks/tiled_memory.py --model NAME_OR_PATH [--size 4096] [--tile auto]
+        [--device auto] [--pair IR VIS]
+
+The pair (default: the first MSRS sample pair under ../shared/data, or $POMAI_SHARED_DATA) is
+resized to ``size × size`` (bicubic) and its luminance fused once. Peak memory: on CUDA
+``torch.cuda.max_memory_allocated`` during the fusion; on the CPU the process's peak resident
+set (``ru_maxrss``), which also counts the model, the inputs and Python itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import pomai  # noqa: E402
+from pomai.fuser import bytes_per_pixel  # noqa: E402
+from pomai.io import prepare_pair  # noqa: E402
+from pomai.tiling import auto_tile  # noqa: E402
+
+
+def _default_pair() -> tuple[Path, Path]:
+    env = os.environ.get("POMAI_SHARED_DATA")
+    samples = (Path(env) if env else ROOT.parent / "shared" / "data") / "msrs" / "samples"
+    first = sorted((samples / "ir").iterdir())[0]
+    return first, samples / "vi" / first.name
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="released name, .safetensors or run dir")
+    parser.add_argument("--size", type=int, default=4096)
+    parser.add_argument("--tile", default="auto", help="'auto', 'none' or a tile side")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--pair", nargs=2, type=Path, metavar=("IR", "VIS"))
+    args = parser.parse_args(argv)
+    tile = None if args.tile == "none" else args.tile if args.tile == "auto" else int(args.tile)
+
+    fuser = pomai.load(args.model, device=args.device)
+    ir_path, vis_path = args.pair or _default_pair()
+    images = [Image.open(p).resize((args.size, args.size), Image.BICUBIC) for p in
+              (ir_path, vis_path)]
+    pair = prepare_pair(*images).to(fuser.device)
+    chosen = tile
+    if tile == "auto":
+        chosen = auto_tile(args.size, args.size, 1, bytes_per_pixel(fuser.config, fuser.dtype),
+                           fuser.device)
+    cuda = fuser.device.type == "cuda"
+    if cuda:
+        torch.cuda.synchronize(fuser.device)
+        torch.cuda.reset_peak_memory_stats(fuser.device)
+    start = time.perf_counter()
+    fuser.fuse_luminance(pair.ir, pair.vis_y, tile=tile)
+    if cuda:
+        torch.cuda.synchronize(fuser.device)
+    seconds = time.perf_counter() - start
+    if cuda:
+        peak, what = torch.cuda.max_memory_allocated(fuser.device), "CUDA max allocated"
+    else:
+        peak, what = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "process peak RSS"
+    result = {"model": str(args.model), "size": args.size, "tile": args.tile,
+              "tile_used": chosen, "device": str(fuser.device), "seconds": round(seconds, 2),
+              "peak_bytes": peak, "peak_kind": what}
+    print(f"{args.size}×{args.size}, tile {args.tile} (used: {chosen or 'whole image'}), "
+          f"{fuser.device}: {seconds:.1f} s, {what} {peak / 2**30:.2f} GiB")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""Measure how far tiled fusion is from whole-image fusion, on real pairs (docs/api.md, "Tiling
+gap per shipped checkpoint").
+
+    python benchmarks/tiling_gap.py --model NAME_OR_PATH [--tile 256] [--overlap 0.25]
+        [--pairs 20] [--border 16] [--data DIR ...] [--json OUT.json]
+
+PoMAI has global operations (MDTA channel attention, NGMM hashing and MICM channel attention
+over all pixels), so a tile sees different statistics than the whole image. For each pair this
+fuses the luminance whole and tiled and reports, per data folder: PSNR of tiled against whole
+(peak 1), the largest absolute difference, and the mean absolute error within ``--border`` px of
+an inner tile edge (a seam) against the error elsewhere. The goal of issue 3 is PSNR >= 40 dB
+and border error <= 1.5x interior error. Data folders default to MSRS test and TNO under
+../shared/data (or $POMAI_SHARED_DATA).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import pomai  # noqa: E402
+from pomai.io import prepare_pair  # noqa: E402
+from pomai.tiling import window_starts  # noqa: E402
+from pomai.training.data import find_pairs  # noqa: E402
+
+
+def _shared_data() -> Path:
+    env = os.environ.get("POMAI_SHARED_DATA")
+    return Path(env) if env else ROOT.parent / "shared" / "data"
+
+
+def seam_mask(height: int, width: int, tile: int, overlap: float, border: int) -> torch.Tensor:
+    """(H, W) bool: pixels within ``border`` px of an inner tile edge (not the image edge)."""
+    masks = []
+    for length in (height, width):
+        size = min(tile, length)
+        starts = window_starts(length, tile, overlap)
+        edges = [*starts[1:], *(s + size for s in starts[:-1])]
+        near = torch.zeros(length, dtype=torch.bool)
+        for edge in edges:
+            near[max(0, edge - border) : edge + border] = True
+        masks.append(near)
+    return masks[0][:, None] | masks[1][None, :]
+
+
+def measure_pair(fuser: Any, ir: Path, vis: Path, tile: int, overlap: float, border: int
+                 ) -> dict[str, Any]:
+    pair = prepare_pair(ir, vis).to(fuser.device)
+    whole = fuser.fuse_luminance(pair.ir, pair.vis_y)[0, 0].cpu()
+    tiled = fuser.fuse_luminance(pair.ir, pair.vis_y, tile=tile, overlap=overlap)[0, 0].cpu()
+    error = (tiled - whole).abs()
+    mse = float(error.square().mean())
+    near = seam_mask(*whole.shape, tile, overlap, border)
+    return {
+        "pair": ir.name,
+        "size": list(whole.shape),
+        "psnr_db": 10 * math.log10(1 / mse) if mse > 0 else math.inf,
+        "max_abs_diff": float(error.max()),
+        "mae_border": float(error[near].mean()) if near.any() else None,
+        "mae_interior": float(error[~near].mean()) if (~near).any() else None,
+    }
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    def mean(key: str) -> float | None:
+        values = [r[key] for r in rows if r[key] is not None]
+        return sum(values) / len(values) if values else None
+
+    border, interior = mean("mae_border"), mean("mae_interior")
+    return {
+        "pairs": len(rows),
+        "psnr_db_mean": mean("psnr_db"),
+        "psnr_db_min": min(r["psnr_db"] for r in rows),
+        "max_abs_diff": max(r["max_abs_diff"] for r in rows),
+        "mae_border": border,
+        "mae_interior": interior,
+        "border_over_interior": border / interior if border and interior else None,
+    }
+
+
+def markdown(model: str, tile: int, overlap: float, border: int,
+             results: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        f"Model `{model}`, tile {tile}, overlap {overlap}, border {border} px "
+        "(`python benchmarks/tiling_gap.py`).",
+        "",
+        "| data | pairs | PSNR mean / min (dB) | max abs diff | MAE border | MAE interior | "
+        "border / interior |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, s in results.items():
+        ratio = s["border_over_interior"]
+        lines.append(
+            f"| {name} | {s['pairs']} | {s['psnr_db_mean']:.1f} / {s['psnr_db_min']:.1f} | "
+            f"{s['max_abs_diff']:.4f} | {_fmt(s['mae_border'])} | {_fmt(s['mae_interior'])} | "
+            f"{'n/a' if ratio is None else f'{ratio:.2f}'} |"
+        )
+    return "\n".join(lines)
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2e}"
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True, help="released name, .safetensors or run dir")
+    parser.add_argument("--data", nargs="+", type=Path,
+                        default=[_shared_data() / "msrs" / "test", _shared_data() / "tno"],
+                        help="folders with ir/ and vi/")
+    parser.add_argument("--pairs", type=int, default=20, help="pairs per folder (first N)")
+    parser.add_argument("--tile", type=int, default=256)
+    parser.add_argument("--overlap", type=float, default=0.25)
+    parser.add_argument("--border", type=int, default=16, help="px either side of a seam")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--json", type=Path, help="write per-pair rows and summaries here")
+    args = parser.parse_args(argv)
+
+    fuser = pomai.load(args.model, device=args.device)
+    results, rows_by_data = {}, {}
+    for folder in args.data:
+        pairs = find_pairs(folder)[: args.pairs]
+        rows = [measure_pair(fuser, ir, vis, args.tile, args.overlap, args.border)
+                for ir, vis in pairs]
+        name = f"{folder.parent.name}/{folder.name}"
+        results[name], rows_by_data[name] = summarise(rows), rows
+    print(markdown(str(args.model), args.tile, args.overlap, args.border, results))
+    report = {"model": str(args.model), "tile": args.tile, "overlap": args.overlap,
+              "border": args.border, "device": str(fuser.device), "summary": results,
+              "pairs": rows_by_data}
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
+if __name__ == "__main__":
+    main()
