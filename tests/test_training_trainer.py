@@ -175,8 +175,7 @@ def test_stage_two_from_init_weights(
     exported = first.run()
     assert exported is not None
     with pytest.raises(ValueError, match="--stage 2 needs stage-1 weights"):
-        make_settings(pair_folder, tmp_path / "s2", narrow_config_path, stage="2").model_config()
-        plan_phases(make_settings(pair_folder, tmp_path / "s2", narrow_config_path, stage="2"))
+        Trainer(make_settings(pair_folder, tmp_path / "s2", narrow_config_path, stage="2"))
     second = Trainer(make_settings(pair_folder, tmp_path / "s2", narrow_config_path, stage="2",
                                    init=str(exported)))
     init = load_file(str(exported))

@@ -1,0 +1,171 @@
+"""``pomai train`` end to end through pomai.cli.main: flags, --from-config, --resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+import pomai.training.trainer as trainer_module
+from pomai.cli import main
+from pomai.training.outputs import sha256_file
+
+
+@pytest.fixture(autouse=True)
+def skip_loss_plot(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loss-curve figure costs about a second per run; test_training_trainer checks it."""
+    monkeypatch.setattr(trainer_module, "plot_loss_curve", lambda *args: None)
+
+
+def train_args(data: Path, out: Path, config: Path, *extra: str) -> list[str]:
+    return [
+        "train", "--data", str(data), "--out", str(out), "--config", str(config),
+        "--epochs", "1", "--epochs-stage2", "1", "--batch", "2", "--crop", "32",
+        "--lr", "1e-3", "--no-progress", *extra,
+    ]
+
+
+def test_train_end_to_end(
+    tmp_path: Path, pair_folder: Path, narrow_config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert main(train_args(pair_folder, out, narrow_config_path, "--seed", "3")) == 0
+    assert f"exported {out / 'model.safetensors'}" in capsys.readouterr().out
+    for name in ("settings.json", "checkpoint.pt", "steps.csv", "epochs.json",
+                 "model.safetensors", "manifest_entry.json"):
+        assert (out / name).is_file(), name
+    settings = json.loads((out / "settings.json").read_text())
+    assert settings["epochs_stage1"] == 1 and settings["epochs_stage2"] == 1
+    assert settings["seed"] == 3 and settings["lr"] == 1e-3 and settings["progress"] is False
+    assert settings["stage"] == "both" and settings["ablation"] == "none"
+    entry = json.loads((out / "manifest_entry.json").read_text())
+    assert entry["sha256"] == sha256_file(out / "model.safetensors")
+    assert entry["training"]["steps"] == 4 and entry["inference_stage"] == 2
+    assert len(load_file(str(out / "model.safetensors"))) > 0
+
+
+def _settings_file(tmp_path: Path, pair_folder: Path, config: Path) -> Path:
+    path = tmp_path / "train.json"
+    path.write_text(json.dumps({
+        "data": str(pair_folder), "out": str(tmp_path / "run"), "config": str(config),
+        "epochs_stage1": 1, "epochs_stage2": 1, "batch": 2, "crop": 32, "stage": "1",
+        "seed": 5, "progress": False,
+    }))
+    return path
+
+
+def test_from_config_file_with_flag_overrides(
+    tmp_path: Path, pair_folder: Path, narrow_config_path: Path
+) -> None:
+    settings_file = _settings_file(tmp_path, pair_folder, narrow_config_path)
+    args = ["train", "--from-config", str(settings_file), "--batch", "4",
+            "--config", str(narrow_config_path), "--stage", "1"]
+    assert main(args) == 0
+    saved = json.loads((tmp_path / "run" / "settings.json").read_text())
+    assert saved["batch"] == 4  # the flag wins
+    assert saved["seed"] == 5 and saved["epochs_stage1"] == 1  # the rest from the file
+    entry = json.loads((tmp_path / "run" / "manifest_entry.json").read_text())
+    assert entry["inference_stage"] == 1 and entry["training"]["steps"] == 1
+    assert entry["config"]["width"] == 8
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (pomai/training/cli.py): --config and --stage have argparse defaults ('tiny', "
+    "'both'), so they always override the 'config' and 'stage' of --from-config",
+)
+def test_from_config_keeps_config_and_stage_from_the_file(
+    tmp_path: Path, pair_folder: Path, narrow_config_path: Path
+) -> None:
+    settings_file = _settings_file(tmp_path, pair_folder, narrow_config_path)
+    assert main(["train", "--from-config", str(settings_file)]) == 0
+    saved = json.loads((tmp_path / "run" / "settings.json").read_text())
+    assert saved["config"] == str(narrow_config_path)
+    assert saved["stage"] == "1"
+
+
+def test_ablation_and_stage_flags(
+    tmp_path: Path, pair_folder: Path, narrow_config_path: Path
+) -> None:
+    out = tmp_path / "run"
+    args = train_args(pair_folder, out, narrow_config_path, "--ablation", "no_camn",
+                      "--stage", "1")
+    assert main(args) == 0
+    saved = json.loads((out / "settings.json").read_text())
+    assert saved["ablation"] == "no_camn"
+    entry = json.loads((out / "manifest_entry.json").read_text())
+    assert entry["config"]["use_camn"] is False and entry["inference_stage"] == 1
+    with pytest.raises(SystemExit):
+        main(train_args(pair_folder, out, narrow_config_path, "--ablation", "everything"))
+
+
+def test_max_steps_then_resume_with_new_max_steps(
+    tmp_path: Path, pair_folder: Path, narrow_config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert main(train_args(pair_folder, out, narrow_config_path, "--max-steps", "1")) == 0
+    assert "stopped at step 1; continue with --resume" in capsys.readouterr().out
+    assert not (out / "model.safetensors").exists()
+    # --resume reads the run's settings.json: no need to repeat --data and most flags (but
+    # see the xfail below for --config).
+    resume = ["train", "--resume", "--out", str(out), "--config", str(narrow_config_path)]
+    assert main([*resume, "--max-steps", "100"]) == 0
+    assert "exported" in capsys.readouterr().out
+    steps = (out / "steps.csv").read_text().splitlines()
+    assert len(steps) == 1 + 4
+
+    straight = tmp_path / "straight"
+    assert main(train_args(pair_folder, straight, narrow_config_path)) == 0
+    a, b = load_file(str(out / "model.safetensors")), load_file(str(straight / "model.safetensors"))
+    for key in a:
+        assert torch.equal(a[key], b[key]), key
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="BUG (pomai/training/cli.py): the --config default 'tiny' overrides the config in the "
+    "run's settings.json, so '--resume --out RUN' of a run with another config fails with "
+    "'--resume with different settings ... config: ... -> tiny'",
+)
+def test_resume_reads_config_from_settings_json(
+    tmp_path: Path, pair_folder: Path, narrow_config_path: Path
+) -> None:
+    out = tmp_path / "run"
+    assert main(train_args(pair_folder, out, narrow_config_path, "--max-steps", "1")) == 0
+    assert main(["train", "--resume", "--out", str(out), "--max-steps", "100"]) == 0
+    assert (out / "model.safetensors").is_file()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="finding: settings.json stores max_steps, so 'pomai train --resume --out RUN' after "
+    "a --max-steps stop restores that limit and stops again at once; the CLI has no way to "
+    "clear it other than passing a larger --max-steps",
+)
+def test_plain_resume_after_max_steps_runs_to_completion(
+    tmp_path: Path, pair_folder: Path, narrow_config_path: Path
+) -> None:
+    out = tmp_path / "run"
+    assert main(train_args(pair_folder, out, narrow_config_path, "--max-steps", "1")) == 0
+    assert main(["train", "--resume", "--out", str(out), "--config", str(narrow_config_path)]) == 0
+    assert (out / "model.safetensors").is_file()
+
+
+def test_resume_with_changed_settings_errors(
+    tmp_path: Path, pair_folder: Path, narrow_config_path: Path
+) -> None:
+    out = tmp_path / "run"
+    assert main(train_args(pair_folder, out, narrow_config_path, "--max-steps", "1")) == 0
+    with pytest.raises(ValueError, match="--resume with different settings.*lr: 0.001 -> 0.01"):
+        main(["train", "--resume", "--out", str(out), "--config", str(narrow_config_path),
+              "--lr", "0.01"])
+
+
+def test_missing_data_and_bad_folder(tmp_path: Path, narrow_config_path: Path) -> None:
+    with pytest.raises(SystemExit, match="--data required"):
+        main(["train", "--out", str(tmp_path / "run")])
+    with pytest.raises(ValueError, match="does not exist"):
+        main(train_args(tmp_path / "nowhere", tmp_path / "run", narrow_config_path))
