@@ -6,7 +6,10 @@
 The pair (default: the first MSRS sample pair under ../shared/data, or $POMAI_SHARED_DATA) is
 resized to ``size × size`` (bicubic) and its luminance fused once. Peak memory: on CUDA
 ``torch.cuda.max_memory_allocated`` during the fusion; on the CPU the process's peak resident
-set (``ru_maxrss``), which also counts the model, the inputs and Python itself.
+set (``ru_maxrss``), which also counts the model, the inputs and Python itself. The increase
+over a warmed-up model, per pixel of one window, is set against the ``tile="auto"`` estimate
+(:func:`pomai.fuser.bytes_per_pixel`); use ``--tile none`` with a moderate size to calibrate it
+(on the CPU, with ``MALLOC_MMAP_THRESHOLD_`` large so freed memory is reused, not unmapped).
 """
 
 from __future__ import annotations
@@ -57,25 +60,37 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if tile == "auto":
         chosen = auto_tile(args.size, args.size, 1, bytes_per_pixel(fuser.config, fuser.dtype),
                            fuser.device)
-    cuda = fuser.device.type == "cuda"
-    if cuda:
-        torch.cuda.synchronize(fuser.device)
-        torch.cuda.reset_peak_memory_stats(fuser.device)
+    warm = torch.rand(1, 1, 32, 32, device=fuser.device)
+    fuser.fuse_luminance(warm, warm)
+    baseline = _peak(fuser.device, reset=True)
     start = time.perf_counter()
     fuser.fuse_luminance(pair.ir, pair.vis_y, tile=tile)
-    if cuda:
-        torch.cuda.synchronize(fuser.device)
+    peak = _peak(fuser.device)
     seconds = time.perf_counter() - start
-    if cuda:
-        peak, what = torch.cuda.max_memory_allocated(fuser.device), "CUDA max allocated"
-    else:
-        peak, what = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "process peak RSS"
+    what = "CUDA max allocated" if fuser.device.type == "cuda" else "process peak RSS"
+    pixels = (chosen if isinstance(chosen, int) else args.size) ** 2
     result = {"model": str(args.model), "size": args.size, "tile": args.tile,
               "tile_used": chosen, "device": str(fuser.device), "seconds": round(seconds, 2),
-              "peak_bytes": peak, "peak_kind": what}
+              "peak_bytes": peak, "peak_kind": what, "peak_increase_bytes": peak - baseline,
+              "bytes_per_pixel_measured": round((peak - baseline) / pixels),
+              "bytes_per_pixel_estimate": bytes_per_pixel(fuser.config, fuser.dtype)}
     print(f"{args.size}×{args.size}, tile {args.tile} (used: {chosen or 'whole image'}), "
-          f"{fuser.device}: {seconds:.1f} s, {what} {peak / 2**30:.2f} GiB")
+          f"{fuser.device}: {seconds:.1f} s, {what} {peak / 2**30:.2f} GiB "
+          f"(+{(peak - baseline) / 2**20:.0f} MiB over the warmed model: "
+          f"{result['bytes_per_pixel_measured']} B per window pixel, estimate "
+          f"{result['bytes_per_pixel_estimate']:.0f})")
     return result
+
+
+def _peak(device: torch.device, reset: bool = False) -> int:
+    """Peak bytes so far (CUDA: allocated by PyTorch; CPU: the process's peak RSS)."""
+    if device.type != "cuda":
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    torch.cuda.synchronize(device)
+    if reset:
+        torch.cuda.reset_peak_memory_stats(device)
+        return torch.cuda.memory_allocated(device)
+    return torch.cuda.max_memory_allocated(device)
 
 
 if __name__ == "__main__":

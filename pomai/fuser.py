@@ -139,7 +139,7 @@ class Fuser:
         return sliding_window(
             network, stacked, tile, overlap=overlap, blend=blend, progress=progress,
             bytes_per_pixel=bytes_per_pixel(self.config, self.dtype),
-        )
+        ).float()
 
 
 def bytes_per_pixel(config: PoMAIConfig, dtype: torch.dtype = torch.float32) -> float:
@@ -148,9 +148,9 @@ def bytes_per_pixel(config: PoMAIConfig, dtype: torch.dtype = torch.float32) -> 
     ``1.25 × element size × (28 C · max(1, ffn_expansion / 2) + 3 K · hash_rounds)``: about
     28 C activations per pixel are alive at the peak (both encoder branches, the four stage-one
     feature maps, MICM and a Restormer feed-forward), plus NGMM's attention scores (each group
-    of K pixels attends to 3K keys). Measured CPU float32 peaks are below it: 2.0-2.4 kB per
-    pixel for the "tiny" config (estimate 4.4 kB) and 7.7 kB for "paper" (estimate 11.1 kB),
-    see docs/api.md.
+    of K pixels attends to 3K keys). Measured CPU float32 peaks (benchmarks/tiled_memory.py)
+    are below it: 2.2-2.3 kB per pixel for the "tiny" config (estimate 4.4 kB) and 8.8 kB for
+    "paper" (estimate 11.1 kB); docs/api.md, "Memory".
     """
     element = torch.finfo(dtype).bits // 8
     values = 28 * config.width * max(1.0, config.ffn_expansion / 2)
