@@ -119,9 +119,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         item.add_marker(skip)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
 def one_torch_thread() -> None:
-    """Run the (tiny) test networks on one thread.
+    """Run the (tiny) test networks on one thread (again before every test, since some tests
+    change it).
 
     On a busy machine (CI, a box shared with a training run) PyTorch's OpenMP threads spin-wait
     for each other and a 48×48 forward pass goes from 0.05 s to several seconds.
