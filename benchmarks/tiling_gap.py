@@ -132,7 +132,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         pairs = find_pairs(folder)[: args.pairs]
         rows = [measure_pair(fuser, ir, vis, args.tile, args.overlap, args.border)
                 for ir, vis in pairs]
-        name = f"{folder.parent.name}/{folder.name}"
+        shared = _shared_data().resolve()
+        name = (str(folder.resolve().relative_to(shared)) if folder.resolve().is_relative_to(shared)
+                else f"{folder.parent.name}/{folder.name}")
         results[name], rows_by_data[name] = summarise(rows), rows
     print(markdown(str(args.model), args.tile, args.overlap, args.border, results))
     report = {"model": str(args.model), "tile": args.tile, "overlap": args.overlap,
