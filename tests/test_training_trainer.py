@@ -15,7 +15,6 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-import pomai.training.outputs as outputs
 import pomai.training.trainer as trainer_module
 from pomai.config import PoMAIConfig
 from pomai.nn import PoMAI
@@ -314,7 +313,8 @@ def test_checkpoint_write_is_atomic(
             self.f.flush()
             raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(outputs.os, "fdopen", lambda fd, mode: HalfWriter(real_fdopen(fd, mode)))
+    # Patched on the os module itself, so it holds wherever the atomic writer lives.
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: HalfWriter(real_fdopen(fd, mode)))
     resumed = Trainer(make_settings(pair_folder, out, narrow_config_path, max_steps=2),
                       resume=True)
     with pytest.raises(OSError, match="disk full"):
