@@ -15,6 +15,7 @@ COMMAND_MODULES = (
     "pomai.commands.weights",
     "pomai.training.cli",
     "pomai.commands.analyze",
+    "pomai.commands.eval",
 )
 
 

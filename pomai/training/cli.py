@@ -76,7 +76,7 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
 
 def run(args: argparse.Namespace) -> int:
     from pomai.allocator import keep_freed_memory
-    from pomai.training.outputs import atomic_write_bytes
+    from pomai.atomic import atomic_write_bytes
     from pomai.training.trainer import Trainer
 
     keep_freed_memory()

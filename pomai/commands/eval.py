@@ -1,0 +1,72 @@
+"""``pomai eval``: a Table-1-style table of fusion metrics over dataset folders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "eval",
+        help="fuse dataset folders and print the metrics table (with average/maximum baselines)",
+    )
+    parser.add_argument(
+        "datasets", nargs="+", metavar="DIR",
+        help="dataset folder with ir/+vi/ (or mri/+ct|pet|spect/), or a folder of such folders",
+    )
+    parser.add_argument("--model", action="append", default=[], metavar="NAME_OR_PATH",
+                        help="a model to evaluate (repeatable)")
+    parser.add_argument("--fused", action="append", default=[], metavar="LABEL=DIR",
+                        help="already fused images of a method, matched by file stem (repeatable)")
+    parser.add_argument("--postprocess", choices=("minmax", "none"), default="minmax",
+                        help="model output to uint8: per-image min-max stretch (the published "
+                             "protocol, default) or clip only")
+    parser.add_argument("--tile", default=None, help="tile side or 'auto' (default: whole image)")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--metrics", default=None, help="comma-separated subset of metrics")
+    parser.add_argument("--out", type=Path, help="write table.md, results.csv and results.json")
+    parser.add_argument("--save-fused", action="store_true", help="also keep fused PNGs in --out")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from pomai.atomic import atomic_write_bytes
+    from pomai.evaluation import (
+        baseline_methods,
+        evaluate,
+        find_datasets,
+        folder_method,
+        model_method,
+    )
+    from pomai.fuser import load
+    from pomai.metrics import METRIC_NAMES
+
+    datasets = [d for root in args.datasets for d in find_datasets(root)]
+    methods = {}
+    for name in args.model:
+        methods[Path(name).stem if Path(name).exists() else name] = model_method(
+            load(name, device=args.device), args.postprocess,
+            tile=int(args.tile) if args.tile and args.tile.isdigit() else args.tile,
+        )
+    for spec in args.fused:
+        label, _, folder = spec.partition("=")
+        if not folder:
+            raise SystemExit(f"pomai eval: --fused expects LABEL=DIR, got {spec!r}")
+        methods[label] = folder_method(folder)
+    methods.update(baseline_methods())
+    metrics = tuple(args.metrics.split(",")) if args.metrics else METRIC_NAMES
+    results = evaluate(
+        methods, datasets, metrics=metrics, progress=not args.no_progress,
+        save_fused=args.out / "fused" if args.out and args.save_fused else None,
+    )
+    print(results.table())
+    for failure in results.failures:
+        print(f"skipped: {failure}", file=sys.stderr)
+    if args.out:
+        atomic_write_bytes((results.table() + "\n").encode(), args.out / "table.md")
+        atomic_write_bytes(results.to_csv().encode(), args.out / "results.csv")
+        atomic_write_bytes(results.to_json().encode(), args.out / "results.json")
+    return 1 if results.failures else 0
