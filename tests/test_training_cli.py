@@ -72,11 +72,6 @@ def test_from_config_file_with_flag_overrides(
     assert entry["config"]["width"] == 8
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (pomai/training/cli.py): --config and --stage have argparse defaults ('tiny', "
-    "'both'), so they always override the 'config' and 'stage' of --from-config",
-)
 def test_from_config_keeps_config_and_stage_from_the_file(
     tmp_path: Path, pair_folder: Path, narrow_config_path: Path
 ) -> None:
@@ -109,9 +104,8 @@ def test_max_steps_then_resume_with_new_max_steps(
     assert main(train_args(pair_folder, out, narrow_config_path, "--max-steps", "1")) == 0
     assert "stopped at step 1; continue with --resume" in capsys.readouterr().out
     assert not (out / "model.safetensors").exists()
-    # --resume reads the run's settings.json: no need to repeat --data and most flags (but
-    # see the xfail below for --config).
-    resume = ["train", "--resume", "--out", str(out), "--config", str(narrow_config_path)]
+    # --resume reads the run's settings.json: no need to repeat --data or other flags.
+    resume = ["train", "--resume", "--out", str(out)]
     assert main([*resume, "--max-steps", "100"]) == 0
     assert "exported" in capsys.readouterr().out
     steps = (out / "steps.csv").read_text().splitlines()
@@ -124,12 +118,6 @@ def test_max_steps_then_resume_with_new_max_steps(
         assert torch.equal(a[key], b[key]), key
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG (pomai/training/cli.py): the --config default 'tiny' overrides the config in the "
-    "run's settings.json, so '--resume --out RUN' of a run with another config fails with "
-    "'--resume with different settings ... config: ... -> tiny'",
-)
 def test_resume_reads_config_from_settings_json(
     tmp_path: Path, pair_folder: Path, narrow_config_path: Path
 ) -> None:
@@ -139,12 +127,6 @@ def test_resume_reads_config_from_settings_json(
     assert (out / "model.safetensors").is_file()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="finding: settings.json stores max_steps, so 'pomai train --resume --out RUN' after "
-    "a --max-steps stop restores that limit and stops again at once; the CLI has no way to "
-    "clear it other than passing a larger --max-steps",
-)
 def test_plain_resume_after_max_steps_runs_to_completion(
     tmp_path: Path, pair_folder: Path, narrow_config_path: Path
 ) -> None:
@@ -169,3 +151,20 @@ def test_missing_data_and_bad_folder(tmp_path: Path, narrow_config_path: Path) -
         main(["train", "--out", str(tmp_path / "run")])
     with pytest.raises(ValueError, match="does not exist"):
         main(train_args(tmp_path / "nowhere", tmp_path / "run", narrow_config_path))
+
+
+def test_pairs_file_restricts_training_to_the_listed_pairs(
+    tmp_path: Path, pair_folder: Path, narrow_config_path: Path
+) -> None:
+    stems = sorted(p.stem for p in (pair_folder / "ir").iterdir())[:2]
+    pairs_file = tmp_path / "pairs.txt"
+    pairs_file.write_text("\n".join(stems) + "\n")
+    out = tmp_path / "run"
+    assert main(train_args(pair_folder, out, narrow_config_path, "--pairs-file", str(pairs_file),
+                           "--stage", "1")) == 0
+    entry = json.loads((out / "manifest_entry.json").read_text())
+    assert entry["training"]["pairs"] == 2
+    pairs_file.write_text("no-such-pair\n")
+    with pytest.raises(ValueError, match="no-such-pair"):
+        main(train_args(pair_folder, tmp_path / "other", narrow_config_path,
+                        "--pairs-file", str(pairs_file)))

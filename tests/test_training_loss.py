@@ -162,3 +162,9 @@ def test_weights_and_gradient_flow() -> None:
     assert fused.grad is not None and bool(fused.grad.abs().gt(0).all())
     # Non-persistent buffers: the loss adds nothing to a checkpoint.
     assert loss.state_dict() == {}
+
+
+def test_images_smaller_than_the_ssim_window_get_a_clear_error() -> None:
+    x = torch.rand(1, 1, 5, 40)
+    with pytest.raises(ValueError, match=r"at least 6×6 pixels.*--crop"):
+        FusionLoss()(x, x, x)

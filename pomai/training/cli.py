@@ -21,17 +21,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = TrainSettings(data="", out="")
     parser.add_argument("--data", help="folder with ir/ and vi/ training pairs")
     parser.add_argument("--out", help="run folder: checkpoint, logs, exported weights")
-    parser.add_argument("--config", default=d.config, help="named model config or a JSON file")
-    parser.add_argument("--stage", choices=("1", "2", "both"), default=d.stage)
+    parser.add_argument("--config", help=f"named model config or a JSON file (default {d.config})")
+    parser.add_argument("--stage", choices=("1", "2", "both"), help=f"default {d.stage}")
     parser.add_argument("--epochs", type=int, help="stage-1 epochs (paper: 80)")
     parser.add_argument("--epochs-stage2", type=int, help="stage-2 epochs (paper: 20)")
     parser.add_argument("--batch", type=int, help=f"global batch size (default {d.batch})")
     parser.add_argument("--lr", type=float)
-    parser.add_argument("--lr-step-epochs", type=int, help="halve the learning rate this often")
+    parser.add_argument("--lr-step-epochs", type=int, help="decay the learning rate this often")
+    parser.add_argument("--lr-gamma", type=float, help=f"decay factor (default {d.lr_gamma})")
     parser.add_argument("--crop", type=int)
     parser.add_argument("--flips", action="store_true", default=None)
     parser.add_argument("--zoom-prob", type=float)
     parser.add_argument("--zoom-max", type=float)
+    parser.add_argument("--pairs-file", help="text file of pair stems (one per line) to train on")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--ablation", choices=ABLATIONS)
     parser.add_argument("--init", help="start from these weights (.safetensors), e.g. stage 2")
@@ -64,10 +66,16 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
             values[field] = value
     if args.no_progress:
         values["progress"] = False
-    if args.resume and "data" not in values and args.out:
+    if args.resume and args.out:
         saved = Path(args.out) / "settings.json"
         if saved.is_file():
-            values = {**json.loads(saved.read_text()), **values}
+            # What may change on resume (e.g. max_steps) comes from the flags, not the old run.
+            previous = {
+                k: v
+                for k, v in json.loads(saved.read_text()).items()
+                if k not in TrainSettings.RESUMABLE_CHANGES
+            }
+            values = {**previous, **values}
     missing = [k for k in ("data", "out") if not values.get(k)]
     if missing:
         raise SystemExit(f"pomai train: --{' and --'.join(missing)} required")

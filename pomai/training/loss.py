@@ -83,6 +83,13 @@ class FusionLoss(nn.Module):
         )
 
     def forward(self, fused: torch.Tensor, ir: torch.Tensor, vis: torch.Tensor) -> LossTerms:
+        side = self.window.numel() // 2 + 1
+        if min(fused.shape[-2:]) < side:
+            raise ValueError(
+                f"the fusion loss needs images of at least {side}×{side} pixels (its SSIM "
+                f"window is {self.window.numel()}×{self.window.numel()}), got "
+                f"{tuple(fused.shape[-2:])}: use a larger --crop"
+            )
         window = self.window.to(fused.dtype)
         l_ssim = (1 - ssim(fused, ir, window)) + (1 - ssim(fused, vis, window))
         l_mse = F.mse_loss(fused, ir) + F.mse_loss(fused, vis)

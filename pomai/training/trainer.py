@@ -63,6 +63,7 @@ class TrainSettings:
     zoom_prob: float = 0.0
     zoom_max: float = 1.0
     seed: int = 0
+    pairs_file: str | None = None
     ablation: Ablation = "none"
     init: str | None = None
     clip_grad: float | None = None
@@ -199,18 +200,21 @@ class Trainer:
     def __init__(self, settings: TrainSettings, resume: bool = False) -> None:
         self.settings = settings
         self.out = Path(settings.out)
-        self.world, self.rank = _init_distributed(settings.device)
+        self.world, self.rank, device = _init_distributed(settings.device)
         if settings.batch % self.world:
             raise ValueError(f"batch {settings.batch} must divide by the {self.world} processes")
         if settings.threads:
             torch.set_num_threads(settings.threads)
-        self.device = torch.device(settings.device)
+        self.device = device
         self.phases = plan_phases(settings)
         torch.manual_seed(settings.seed)
         self.model = PoMAI(settings.model_config()).to(self.device)
         self.loss = FusionLoss().to(self.device)
         augment = Augment(settings.crop, settings.flips, settings.zoom_prob, settings.zoom_max)
-        self.data = PairedImages(find_pairs(settings.data), augment)
+        names = None
+        if settings.pairs_file:
+            names = Path(settings.pairs_file).read_text().split()
+        self.data = PairedImages(find_pairs(settings.data, names=names), augment)
         if len(self.data) < settings.batch:
             raise ValueError(
                 f"{settings.data} has {len(self.data)} pairs, fewer than one batch of "
@@ -311,7 +315,9 @@ class Trainer:
                         return None
                     start = self.state.step * s.batch
                     indices = order[start : start + s.batch][self.rank :: self.world].tolist()
-                    batch = self.data.batch(indices, self.state.epoch, s.seed).to(self.device)
+                    # Phase 0 keeps plain epoch numbers, so older runs resume unchanged.
+                    sample_epoch = phase_index * 10_000 + self.state.epoch
+                    batch = self.data.batch(indices, sample_epoch, s.seed).to(self.device)
                     terms = self._train_step(step_fn, optimizer, trainable, batch)
                     self.state.step_log.append(
                         [self.state.global_step, phase_index, self.state.epoch,
@@ -362,6 +368,10 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(trainable, self.settings.clip_grad)
         optimizer.step()
         values = torch.stack([getattr(terms, name).detach() for name in LOSS_COLUMNS])
+        if self.world > 1:
+            # Log the global batch's loss, not this rank's shard of it.
+            dist.all_reduce(values)
+            values /= self.world
         return values.tolist()
 
     def _end_epoch(self, phase_index: int, phase: Phase) -> None:
@@ -404,15 +414,22 @@ def _to_uint8(image: torch.Tensor) -> Any:
     return (image[0, 0].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
 
 
-def _init_distributed(device: str) -> tuple[int, int]:
-    """(world size, rank); starts the process group when launched by torchrun."""
+def _init_distributed(device: str) -> tuple[int, int, torch.device]:
+    """(world size, rank, this process's device); starts the process group under torchrun.
+
+    With several processes and ``device="cuda"``, each process takes ``cuda:LOCAL_RANK``.
+    """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return 1, 0
+        return 1, 0, torch.device(device)
+    cuda = device.startswith("cuda")
+    if cuda and device == "cuda":
+        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
+    if cuda:
+        torch.cuda.set_device(torch.device(device))
     if not dist.is_initialized():
-        backend = "nccl" if device.startswith("cuda") else "gloo"
-        dist.init_process_group(backend=backend)
-    return dist.get_world_size(), dist.get_rank()
+        dist.init_process_group(backend="nccl" if cuda else "gloo")
+    return dist.get_world_size(), dist.get_rank(), torch.device(device)
 
 
 def _progress(total: int, initial: int, desc: str, enabled: bool) -> Any:
