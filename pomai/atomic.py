@@ -9,8 +9,12 @@ import io
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 
 def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> None:
@@ -29,12 +33,25 @@ def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> None:
         raise
 
 
-def atomic_write_image(image: np.ndarray, path: str | os.PathLike) -> None:
-    """Encode a uint8/uint16 (H, W) or (H, W, 3) array in the format of ``path``'s suffix."""
+def image_format(path: str | os.PathLike) -> str:
+    """The Pillow format named by ``path``'s suffix; ValueError when there is none."""
     from PIL import Image
 
-    path = Path(path)
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ValueError(
+            f"cannot tell the image format of output {path}: end it in .png, .tif, .jpg, ..."
+        )
+    return fmt
+
+
+def atomic_write_image(image: Image.Image | np.ndarray, path: str | os.PathLike) -> None:
+    """Encode a PIL image or a uint8/uint16 array in ``path``'s format and write it atomically."""
+    from PIL import Image
+
+    fmt = image_format(path)
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
     buffer = io.BytesIO()
-    Image.fromarray(image).save(buffer, format=Image.registered_extensions().get(
-        path.suffix.lower(), "PNG"))
+    image.save(buffer, format=fmt)
     atomic_write_bytes(buffer.getvalue(), path)

@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from pomai.folders import images_by_stem
 from pomai.metrics import METRIC_NAMES, compute_all, read_grey
 
 Postprocess = Literal["minmax", "none"]
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 # Folder pairs recognised inside a dataset folder: (infrared role, visible role). Medical
 # pairs follow the CDDFuse convention: MRI takes the infrared role, CT/PET/SPECT the visible one.
 ROLE_FOLDERS = (("ir", "vi"), ("ir", "vis"), ("mri", "ct"), ("mri", "pet"), ("mri", "spect"))
@@ -42,13 +42,9 @@ class Dataset:
 
     def pairs(self) -> list[tuple[str, Path, Path]]:
         """(stem, ir path, vis path) for every stem present in both folders, sorted."""
-        ir = _by_stem(self.ir_dir)
-        vis = _by_stem(self.vis_dir)
+        ir = images_by_stem(self.ir_dir)
+        vis = images_by_stem(self.vis_dir)
         return [(s, ir[s], vis[s]) for s in sorted(set(ir) & set(vis))]
-
-
-def _by_stem(folder: Path) -> dict[str, Path]:
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
 
 
 def find_datasets(root: str | Path, name: str | None = None) -> list[Dataset]:
@@ -114,7 +110,7 @@ def model_method(fuser: Any, postprocess: Postprocess = "minmax", tile: Any = No
 
 def folder_method(folder: str | Path) -> Method:
     """Read already fused images from ``folder`` (matched by stem) instead of fusing."""
-    images = _by_stem(Path(folder))
+    images = images_by_stem(Path(folder))
 
     def read(ir: np.ndarray, vis: np.ndarray, stem: str = "") -> np.ndarray:
         if stem not in images:

@@ -17,7 +17,6 @@ from PIL import Image
 
 from pomai import hub
 from pomai.cli import main
-from pomai.commands.fuse import write_image_atomic
 
 
 def _image(shape: tuple[int, ...], seed: int) -> Image.Image:
@@ -87,16 +86,6 @@ def test_fuse_reports_model_problems_without_a_traceback(
     assert main(args) == 2
     assert "no released weights yet" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
-
-
-def test_outputs_are_written_atomically(tmp_path: Path) -> None:
-    target = tmp_path / "fused.jpg"
-    target.write_bytes(b"previous result")
-    float_image = Image.fromarray(np.zeros((4, 4), np.float32))  # JPEG cannot hold mode F
-    with pytest.raises(OSError):
-        write_image_atomic(float_image, target)
-    assert target.read_bytes() == b"previous result"
-    assert os.listdir(tmp_path) == ["fused.jpg"]
 
 
 def test_list_info_and_verify_without_released_weights(

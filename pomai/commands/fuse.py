@@ -8,13 +8,11 @@ nothing could start (bad model, bad arguments), else 0.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
-from typing import Any
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"}
+from pomai.atomic import atomic_write_image, image_format
+from pomai.folders import images_by_stem
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -80,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             fused = fuser.fuse(ir, vis, tile=args.tile, overlap=args.overlap,
                                progress=show and len(jobs) == 1)
-            write_image_atomic(fused, out)
+            atomic_write_image(fused, out)
             written += 1
         except (OSError, ValueError, MemoryError) as err:
             failures.append(f"{ir.name} + {vis.name}")
@@ -100,11 +98,11 @@ def _plan(ir: Path, vis: Path, out: Path) -> tuple[list[tuple[Path, Path, Path]]
                 raise ValueError(f"{path} does not exist")
         if out.is_dir():
             out = out / f"{vis.stem}.png"
-        _format_for(out)
+        image_format(out)
         return [(ir, vis, out)], []
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out} is a file; with two input folders --out must be a folder")
-    ir_files, vis_files = _images_by_stem(ir), _images_by_stem(vis)
+    ir_files, vis_files = images_by_stem(ir), images_by_stem(vis)
     stems = sorted(set(ir_files) & set(vis_files))
     problems = [f"{path} has no partner with stem {path.stem!r} in the other folder"
                 for stem in sorted(set(ir_files) ^ set(vis_files))
@@ -112,34 +110,3 @@ def _plan(ir: Path, vis: Path, out: Path) -> tuple[list[tuple[Path, Path, Path]]
     if not stems:
         raise ValueError(f"no pairs: no image stem is in both {ir} and {vis}")
     return [(ir_files[s], vis_files[s], out / f"{s}.png") for s in stems], problems
-
-
-def _images_by_stem(folder: Path) -> dict[str, Path]:
-    return {p.stem: p for p in sorted(folder.iterdir())
-            if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES}
-
-
-def _format_for(path: Path) -> str:
-    from PIL import Image
-
-    fmt = Image.registered_extensions().get(path.suffix.lower())
-    if fmt is None:
-        raise ValueError(f"cannot tell the image format of output {path}: end it in .png, "
-                         ".tif, .jpg, ...")
-    return fmt
-
-
-def write_image_atomic(image: Any, path: Path) -> None:
-    """Save a PIL image to ``path`` through a temporary file in the same folder."""
-    fmt = _format_for(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            image.save(f, format=fmt)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

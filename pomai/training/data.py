@@ -13,16 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from pomai.color import rgb_to_luma
-
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
-
-
-def _images_by_stem(folder: Path) -> dict[str, Path]:
-    return {
-        p.stem: p
-        for p in sorted(folder.iterdir())
-        if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
-    }
+from pomai.folders import images_by_stem
 
 
 def find_pairs(
@@ -41,7 +32,7 @@ def find_pairs(
                 f"training data folder {folder} does not exist: a data folder must hold "
                 f"'{ir_dir}/' and '{vis_dir}/' with one image per pair, paired by file name"
             )
-    ir, vis = (_images_by_stem(f) for f in folders)
+    ir, vis = (images_by_stem(f) for f in folders)
     unpaired = sorted(set(ir) ^ set(vis))
     if unpaired:
         shown = ", ".join(
