@@ -30,10 +30,20 @@ class MDTA(nn.Module):
         b, c, h, w = x.shape
         qkv = self.qkv_dwconv(self.qkv(x))
         q, k, v = (t.reshape(b, self.heads, c // self.heads, h * w) for t in qkv.chunk(3, dim=1))
-        q = F.normalize(q, dim=-1)
-        k = F.normalize(k, dim=-1)
-        attn = (q @ k.transpose(-2, -1) * self.temperature).softmax(dim=-1)
+        if q.dtype == torch.float16:  # sums over all pixels overflow float16's range
+            q, k = q.float(), k.float()
+        # norm(q) norm(k)^T == (q k^T) / (|q| |k|^T): the norms come from the diagonals of two
+        # more small Gram matrices instead of normalised copies of q and k (fewer memory passes).
+        q_norm = _row_norms(q)
+        k_norm = _row_norms(k)
+        scores = (q @ k.transpose(-2, -1)) / (q_norm[..., :, None] * k_norm[..., None, :])
+        attn = (scores * self.temperature).softmax(dim=-1).to(v.dtype)
         return self.project_out((attn @ v).reshape(b, c, h, w))
+
+
+def _row_norms(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """(..., n, L) -> (..., n) L2 norms of the rows, clamped below at ``eps`` (as F.normalize)."""
+    return (x @ x.transpose(-2, -1)).diagonal(dim1=-2, dim2=-1).clamp_min(0).sqrt().clamp_min(eps)
 
 
 class GDFN(nn.Module):
