@@ -29,7 +29,8 @@ def load(
         name_or_path: a ``.safetensors`` file, a training run folder, ``hf-hub:owner/repo[@rev]``,
             or a name / alias from :func:`pomai.list_models`; None: the default released model.
         device: ``"auto"`` (CUDA when available, else CPU), or any torch device.
-        dtype: None or ``torch.float32``; ``torch.float16`` on CUDA for half precision.
+        dtype: None or ``torch.float32``; ``torch.float16`` on CUDA for half precision;
+            ``torch.bfloat16`` (any device) as an opt-in (quality cost: docs/performance.md).
         revision: Hub revision (branch, tag or commit) instead of the manifest's pinned one.
         cache_dir: Hub cache folder (default: huggingface_hub's, from HF_HOME / HF_HUB_CACHE).
         offline: True never touches the network; None follows HF_HUB_OFFLINE.
@@ -65,12 +66,14 @@ class Fuser:
     ) -> None:
         self.device = _pick_device(device)
         self.dtype = dtype or torch.float32
-        if self.dtype not in (torch.float32, torch.float16):
-            raise ValueError(f"dtype must be None, torch.float32 or torch.float16, got {dtype}")
+        if self.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+            raise ValueError(
+                f"dtype must be None, torch.float32, torch.float16 or torch.bfloat16, got {dtype}"
+            )
         if self.dtype == torch.float16 and self.device.type != "cuda":
             raise ValueError(
                 f"half precision (torch.float16) needs a CUDA device, not {self.device}: "
-                "use dtype=None on the CPU."
+                "use dtype=None (or torch.bfloat16) on the CPU."
             )
         if stage not in (1, 2):
             raise ValueError(f"stage must be 1 or 2, got {stage!r}")

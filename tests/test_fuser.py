@@ -108,6 +108,17 @@ def test_half_precision_needs_cuda(trained_weights: Path) -> None:
         pomai.load(trained_weights, device="cpu", dtype=torch.float16)
 
 
+def test_bfloat16_runs_on_the_cpu_close_to_float32(fuser: Fuser, trained_weights: Path) -> None:
+    bf16 = pomai.load(trained_weights, device="cpu", dtype=torch.bfloat16)
+    assert bf16.dtype == torch.bfloat16
+    assert all(p.dtype == torch.bfloat16 for p in bf16.model.parameters())
+    g = torch.Generator().manual_seed(4)
+    ir, vis = torch.rand(1, 1, 32, 36, generator=g), torch.rand(1, 3, 32, 36, generator=g)
+    out = bf16.fuse(ir, vis)
+    assert out.dtype == torch.float32 and out.shape == vis.shape  # the input's kind
+    assert torch.allclose(out, fuser.fuse(ir, vis), atol=2e-2)
+
+
 def test_memory_estimate_grows_with_width_and_halves_in_float16() -> None:
     tiny, paper = pomai.get_config("tiny"), pomai.get_config("paper")
     assert bytes_per_pixel(paper) > bytes_per_pixel(tiny) > 0
