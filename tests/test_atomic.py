@@ -44,3 +44,12 @@ def test_array_round_trip_and_unknown_suffix(tmp_path: Path) -> None:
     assert np.array_equal(np.asarray(Image.open(tmp_path / "a.png")), image)
     with pytest.raises(ValueError, match="image format"):
         atomic_write_image(image, tmp_path / "a.unknown")
+
+
+def test_new_files_are_readable_by_others_and_modes_are_kept(tmp_path: Path) -> None:
+    target = tmp_path / "weights.bin"
+    atomic_write_bytes(b"a", target)
+    assert target.stat().st_mode & 0o777 == 0o644
+    target.chmod(0o600)
+    atomic_write_bytes(b"b", target)
+    assert target.stat().st_mode & 0o777 == 0o600
