@@ -87,3 +87,148 @@ def test_smoke_runs(tmp_path: Path) -> None:
     assert all(r["images_per_second"] > 0 for r in results)
     torch.testing.assert_close(results[0]["images_per_second"],
                                2 / results[0]["step_seconds_median"])
+
+
+# -- bench_fuse / bench_scaling ------------------------------------------------------------------
+
+FAKE_REFCONV = "MACS = 10**9\n\n\ndef reference_seconds(threads=None, runs=5):\n    return 0.5\n"
+
+
+def test_bench_fuse_in_process_table(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The core path on 32×32 inputs, 1 thread, 1 run: whole, tiled and batched rows."""
+    bench = load_script("bench_fuse")
+    fake = tmp_path / "refconv.py"
+    fake.write_text(FAKE_REFCONV)  # 1 GMAC in 0.5 s: ratios without the real workload
+    monkeypatch.setattr(bench, "REFCONV", fake)
+    out = tmp_path / "fuse.json"
+    results = bench.main([
+        "--config", "tiny", "--sizes", "32x32", "--tiled-sizes", "32x32", "--tile", "16",
+        "--batch", "2", "--batch-size", "32x32", "--runs", "1", "--threads", "1",
+        "--device", "cpu", "--in-process", "--json", str(out),
+    ])
+    table = capsys.readouterr().out
+    assert json.loads(out.read_text()) == results
+    label = "config tiny (untrained weights, speed only)"
+    assert [(r["mode"], r["tile"], r["windows"]) for r in results] == [
+        ("single", None, 1), ("single", 16, 9), ("batch", None, 1)]
+    for r in results:
+        assert r["label"] == label and r["dtype"] == "float32" and r["threads"] == 1
+        assert r["seconds_median"] > 0 and r["macs_per_pixel"] > 0
+        assert r["ratio"] == pytest.approx(r["seconds_per_frame"] / 0.5)
+        assert r["gmacs_per_second"] == pytest.approx(r["gmacs_per_frame"]
+                                                      / r["seconds_per_frame"])
+        assert r["gmacs_fraction_of_reference"] == pytest.approx(r["gmacs_per_second"] / 2)
+    whole, tiled, batch = results
+    assert tiled["gmacs_per_frame"] > whole["gmacs_per_frame"]  # 9 overlapping 16² windows
+    assert batch["frames_per_second"] == pytest.approx(2 / batch["seconds_median"])
+    assert batch["singles_frames_per_second"] > 0
+
+    lines = table.splitlines()
+    single_head = next(line for line in lines if line.startswith("| model | device"))
+    assert single_head.split(" | ")[-2:] == ["× refconv", "GMAC/s ÷ refconv's |"]
+    rows = [line for line in lines if line.startswith(f"| {label} |")]
+    assert len(rows) == 3
+    assert "| 32×32 | whole | 1 |" in rows[0] and "| 32×32 | 16 (9 windows) | 1 |" in rows[1]
+    assert "| 2 × 32×32 | 1 |" in rows[2]
+    batch_head = next(line for line in lines if line.startswith("| model | device | dtype | "
+                                                                "frames × size"))
+    assert batch_head.endswith("| × refconv per frame (batched / single) |")
+    cells = [line.count("|") - 1 for line in (single_head, *rows, batch_head)]
+    assert cells == [13, 13, 13, 11, 11]
+    assert "allocator glibc default" in table and "--in-process" in table
+
+
+def test_bench_fuse_models_dtypes_and_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    bench = load_script("bench_fuse")
+    monkeypatch.setattr("pomai.hub.list_models", lambda: ["msrs"])
+    parser = bench.build_parser()
+    default = parser.parse_args([])
+    assert [s["label"] for s in bench.model_specs(default)] == [
+        "msrs", "config paper (untrained weights, speed only)"]
+    chosen = parser.parse_args(["--model", "a.safetensors", "--config", "tiny"])
+    assert [s["model_kind"] for s in bench.model_specs(chosen)] == ["path", "config"]
+    chosen.shipped = True
+    assert [s["model"] for s in bench.model_specs(chosen)] == ["msrs", "a.safetensors", "tiny"]
+    assert bench.dtypes_for("cpu", None) == ["float32"]
+    assert bench.dtypes_for("cuda", None) == ["float32", "float16"]
+    assert bench.dtypes_for("cpu", ["float32", "float16", "bfloat16"]) == ["float32", "bfloat16"]
+    default.device = ["cpu"]
+    tasks = bench.build_tasks(default)  # 2 models × (2 whole + 1 tiled + 1 batch)
+    assert len(tasks) == 8 and tasks[2]["tile"] == "auto" and tasks[3]["batch"] == 8
+    assert (tasks[2]["height"], tasks[2]["width"]) == (4096, 4096)
+    assert json.loads(json.dumps(tasks)) == tasks  # what a child gets on its command line
+    failed = bench.failure(tasks[0], bench.ChildFailed("x\nTraceback\nMemoryError: boom\n", 1))
+    table = bench.markdown_table([failed])
+    assert "Failed:" in table and "MemoryError: boom" in table and "msrs cpu float32" in table
+
+
+def test_bench_fuse_checkpoint_in_bfloat16(trained_weights: Path) -> None:
+    bench = load_script("bench_fuse")
+    (result,) = bench.main([
+        "--model", str(trained_weights), "--dtype", "bfloat16", "--sizes", "32x32",
+        "--tiled-sizes", "--batch", "0", "--runs", "1", "--threads", "1", "--device", "cpu",
+        "--no-ratio", "--in-process",
+    ])
+    assert result["label"] == str(trained_weights) and result["model_kind"] == "path"
+    assert result["dtype"] == "bfloat16" and result["width_channels"] == 8
+    assert "ratio" not in result
+
+
+def test_missing_refconv_is_skipped_by_bench_fuse(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bench = load_script("bench_fuse")
+    monkeypatch.setattr(bench, "REFCONV", tmp_path / "absent.py")
+    assert bench.load_refconv() is None
+
+
+def test_scaling_slope_and_table() -> None:
+    bench = load_script("bench_scaling")
+    assert bench.log_slope([1, 2, 4], [3, 6, 12]) == pytest.approx(1.0)
+    assert bench.log_slope([1, 2, 4], [1, 4, 16]) == pytest.approx(2.0)
+    assert bench.log_slope([4], [1]) is None
+    point = {"model": "tiny", "series": "whole", "tile_requested": None, "seconds_median": 0.1,
+             "peak_rss_bytes": 2**29}
+    results = [{**point, "height": s, "width": s, "peak_rss_increase_bytes": 1000 * s * s}
+               for s in (256, 512, 1024)]
+    results.append({"model": "tiny", "series": "whole", "height": 4096, "width": 4096,
+                    "tile_requested": None, "skipped": "not run: estimate 80 GiB > 6 GiB"})
+    slopes = bench.memory_slopes(results)
+    assert slopes == {"tiny": pytest.approx(1.0)}
+    assert "at most linear" in bench.slope_report(slopes)[0]
+    assert "FASTER" in bench.slope_report({"paper": 1.5})[0]
+    table = bench.markdown_table(results)
+    assert "| tiny | 512² | whole | 0.100 | 512 | 250 | 1000 |" in table
+    assert "| tiny | 4096² | whole | not run: estimate 80 GiB > 6 GiB |" in table
+
+
+@pytest.mark.slow
+def test_scaling_smoke_in_process(tmp_path: Path) -> None:
+    """bench_scaling end to end on tiny sides (in process), JSON and plot written."""
+    bench = load_script("bench_scaling")
+    out, png = tmp_path / "scaling.json", tmp_path / "scaling.png"
+    results = bench.main(["--configs", "tiny", "--sides", "32", "48", "--tile", "32",
+                          "--runs", "1", "--threads", "1", "--no-ratio", "--in-process",
+                          "--json", str(out), "--plot", str(png)])
+    assert [(r["width"], r["series"]) for r in results] == [
+        (32, "whole"), (48, "whole"), (48, "tiled")]
+    saved = json.loads(out.read_text())
+    assert set(saved["memory_slopes"]) == {"tiny"} and len(saved["results"]) == 3
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_bench_fuse_children_smoke(tmp_path: Path) -> None:
+    """One fresh child per measurement, with the tuned allocator."""
+    out = tmp_path / "fuse.json"
+    load_script("bench_fuse").main([
+        "--config", "tiny", "--sizes", "32x32", "--tiled-sizes", "--batch", "0", "--runs", "1",
+        "--threads", "1", "--device", "cpu", "--no-ratio", "--allocator", "tuned",
+        "--json", str(out),
+    ])
+    (result,) = json.loads(out.read_text())
+    assert result["fresh_process"] and result["allocator"] == "tuned"
+    assert result["allocator_applied"]  # glibc on Linux
+    assert result["peak_rss_increase_bytes"] >= 0 and result["seconds_median"] > 0
