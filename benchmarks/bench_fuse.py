@@ -45,6 +45,10 @@ dynamic=False)``; the first call's extra time over the median is reported as com
 and each child starts with an empty inductor cache, so it is what a first run sees),
 ``--dtype`` (CPU: float32, bfloat16; CUDA: float32, float16, bfloat16; default float32 on the
 CPU and float32 + float16 on CUDA), ``--device`` (default: cpu, and cuda when available).
+``--profile DIR`` profiles one more call of each measurement after its timing and its peak
+memory (torch.profiler): operators by self time, overall and by input shape
+(``DIR/<measurement>.txt``), and a Chrome trace (``.trace.json``, for chrome://tracing or
+Perfetto).
 A measurement whose child fails (an error, out of memory) is listed under "Failed" and the
 run goes on.
 """
@@ -55,6 +59,7 @@ import argparse
 import importlib.util
 import json
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -241,12 +246,15 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     result: dict[str, Any] = {}
+    call: Callable[[], Any]
     if mode == "single":
         ir, vis = make(0)
         rss_before = _maxrss()
-        first, times = _timed(
-            lambda: fuser.fuse(ir, vis, tile=tile, overlap=task["overlap"]),
-            task["warmup"], task["runs"], sync)
+
+        def call() -> Any:
+            return fuser.fuse(ir, vis, tile=tile, overlap=task["overlap"])
+
+        first, times = _timed(call, task["warmup"], task["runs"], sync)
     else:
         pairs = [make(i) for i in range(frames)]
         ir_b = torch.from_numpy(np.stack([p[0] for p in pairs]))[:, None]
@@ -263,8 +271,11 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
             singles_peak_rss_bytes=_maxrss(),
             singles_compile_seconds=singles_first - singles_median if task["compile"] else None,
         )
-        first, times = _timed(lambda: fuser.fuse(ir_b, vis_b), task["warmup"], task["runs"],
-                              sync)
+
+        def call() -> Any:
+            return fuser.fuse(ir_b, vis_b)
+
+        first, times = _timed(call, task["warmup"], task["runs"], sync)
     peak = _maxrss()
     seconds = statistics.median(times)
     per_frame = seconds / frames
@@ -286,6 +297,8 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
         input="pair " + " ".join(task["pair"]) if task["pair"] else "synthetic",
         fresh_process=not task["in_process"], torch=torch.__version__,
     )
+    if task.get("profile"):
+        result["profile"] = profile_call(call, sync, Path(task["profile"]), task, device.type)
     refconv = load_refconv() if task["ratio"] and device.type == "cpu" else None
     if refconv is not None:
         ref = refconv.reference_seconds(threads=task["threads"])
@@ -296,6 +309,30 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
         if mode == "batch":
             result["singles_ratio"] = result["singles_seconds_median"] / frames / ref
     return result
+
+
+def profile_call(call: Callable[[], Any], sync: Callable[[], None], folder: Path,
+                 task: dict[str, Any], device_type: str) -> str:
+    """One more (untimed) call under torch.profiler; writes the operator tables (by self time,
+    and by self time and input shape) and a Chrome trace; returns the table's path."""
+    from torch.profiler import ProfilerActivity, profile
+
+    activities = [ProfilerActivity.CPU]
+    if device_type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    with profile(activities=activities, record_shapes=True) as prof:
+        call()
+        sync()
+    sort = "self_cuda_time_total" if device_type == "cuda" else "self_cpu_time_total"
+    stem = re.sub(r"[^A-Za-z0-9.]+", "_", describe(task)).strip("_")
+    folder.mkdir(parents=True, exist_ok=True)
+    table = folder / f"{stem}.txt"
+    table.write_text(
+        f"{describe(task)}: one fuse() call, threads {task['threads']}\n\n"
+        + prof.key_averages().table(sort_by=sort, row_limit=30) + "\n\nBy input shape:\n\n"
+        + prof.key_averages(group_by_input_shape=True).table(sort_by=sort, row_limit=30))
+    prof.export_chrome_trace(str(folder / f"{stem}.trace.json"))
+    return str(table)
 
 
 # -- driver -------------------------------------------------------------------------------------
@@ -371,6 +408,7 @@ def common_settings(args: argparse.Namespace) -> dict[str, Any]:
         "compile": getattr(args, "compile", False), "ratio": args.ratio, "warmup": args.warmup,
         "overlap": args.overlap, "pair": [str(p) for p in args.pair] if args.pair else None,
         "in_process": args.in_process,
+        "profile": str(args.profile.resolve()) if getattr(args, "profile", None) else None,
     }
 
 
@@ -531,6 +569,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="real images (resized) instead of synthetic ones")
     parser.add_argument("--no-ratio", dest="ratio", action="store_false",
                         help="skip the refconv calibration")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="after the timing, profile one more call of each measurement "
+                        "(torch.profiler): operator tables and a Chrome trace in DIR")
     parser.add_argument("--in-process", action="store_true",
                         help="no child processes (tests; peak RSS is then not per measurement)")
     parser.add_argument("--json", type=Path, help="also write the results here")

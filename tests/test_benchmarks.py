@@ -164,16 +164,21 @@ def test_bench_fuse_models_dtypes_and_failures(monkeypatch: pytest.MonkeyPatch) 
     assert "Failed:" in table and "MemoryError: boom" in table and "msrs cpu float32" in table
 
 
-def test_bench_fuse_checkpoint_in_bfloat16(trained_weights: Path) -> None:
+def test_bench_fuse_checkpoint_in_bfloat16_with_profile(
+    trained_weights: Path, tmp_path: Path
+) -> None:
     bench = load_script("bench_fuse")
     (result,) = bench.main([
         "--model", str(trained_weights), "--dtype", "bfloat16", "--sizes", "32x32",
         "--tiled-sizes", "--batch", "0", "--runs", "1", "--threads", "1", "--device", "cpu",
-        "--no-ratio", "--in-process",
+        "--no-ratio", "--in-process", "--profile", str(tmp_path / "profile"),
     ])
     assert result["label"] == str(trained_weights) and result["model_kind"] == "path"
     assert result["dtype"] == "bfloat16" and result["width_channels"] == 8
     assert "ratio" not in result
+    table = Path(result["profile"])
+    assert table.parent == tmp_path / "profile" and "aten::" in table.read_text()
+    assert table.with_suffix(".trace.json").is_file()
 
 
 def test_missing_refconv_is_skipped_by_bench_fuse(
