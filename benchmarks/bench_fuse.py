@@ -323,13 +323,17 @@ def profile_call(call: Callable[[], Any], sync: Callable[[], None], folder: Path
     with profile(activities=activities, record_shapes=True) as prof:
         call()
         sync()
-    sort = "self_cuda_time_total" if device_type == "cuda" else "self_cpu_time_total"
+    events = prof.key_averages()
+    sort = "self_cpu_time_total"
+    if device_type == "cuda":  # torch < 2.4 names the device time after CUDA
+        sort = ("self_device_time_total" if events and hasattr(events[0], "self_device_time_total")
+                else "self_cuda_time_total")
     stem = re.sub(r"[^A-Za-z0-9.]+", "_", describe(task)).strip("_")
     folder.mkdir(parents=True, exist_ok=True)
     table = folder / f"{stem}.txt"
     table.write_text(
         f"{describe(task)}: one fuse() call, threads {task['threads']}\n\n"
-        + prof.key_averages().table(sort_by=sort, row_limit=30) + "\n\nBy input shape:\n\n"
+        + events.table(sort_by=sort, row_limit=30) + "\n\nBy input shape:\n\n"
         + prof.key_averages(group_by_input_shape=True).table(sort_by=sort, row_limit=30))
     prof.export_chrome_trace(str(folder / f"{stem}.trace.json"))
     return str(table)
