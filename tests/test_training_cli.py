@@ -131,9 +131,16 @@ def test_plain_resume_after_max_steps_runs_to_completion(
     tmp_path: Path, pair_folder: Path, narrow_config_path: Path
 ) -> None:
     out = tmp_path / "run"
-    assert main(train_args(pair_folder, out, narrow_config_path, "--max-steps", "1")) == 0
-    assert main(["train", "--resume", "--out", str(out), "--config", str(narrow_config_path)]) == 0
+    assert main(train_args(pair_folder, out, narrow_config_path, "--max-steps", "1",
+                           "--val", str(pair_folder), "--checkpoint-every", "3")) == 0
+    assert main(["train", "--resume", "--out", str(out)]) == 0
     assert (out / "model.safetensors").is_file()
+    # Settings that may change on resume keep their old values unless a flag changes them.
+    saved = json.loads((out / "settings.json").read_text())
+    assert saved["val"] == str(pair_folder) and saved["checkpoint_every"] == 3
+    assert saved["max_steps"] is None
+    epochs = json.loads((out / "epochs.json").read_text())
+    assert all("SD" in record for record in epochs)  # validation ran after the resume too
 
 
 def test_resume_with_changed_settings_errors(

@@ -69,12 +69,9 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
     if args.resume and args.out:
         saved = Path(args.out) / "settings.json"
         if saved.is_file():
-            # What may change on resume (e.g. max_steps) comes from the flags, not the old run.
-            previous = {
-                k: v
-                for k, v in json.loads(saved.read_text()).items()
-                if k not in TrainSettings.RESUMABLE_CHANGES
-            }
+            # Continue as before unless a flag says otherwise; --max-steps stops one invocation.
+            previous = json.loads(saved.read_text())
+            previous.pop("max_steps", None)
             values = {**previous, **values}
     missing = [k for k in ("data", "out") if not values.get(k)]
     if missing:
