@@ -100,8 +100,10 @@ def model_method(fuser: Any, postprocess: Postprocess = "minmax", tile: Any = No
     """A :data:`Method` from a :class:`pomai.fuser.Fuser`: fuse grey levels, post-process."""
     import torch
 
+    def to_tensor(grey: np.ndarray) -> torch.Tensor:
+        return torch.tensor(grey, dtype=torch.float32).div(255)[None, None]
+
     def fuse(ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
-        to_tensor = lambda a: torch.from_numpy(a).float().div(255)[None, None]  # noqa: E731
         fused = fuser.fuse_luminance(to_tensor(ir), to_tensor(vis), tile=tile)
         return to_uint8(fused[0, 0].cpu().numpy(), postprocess)
 

@@ -17,18 +17,6 @@ from PIL import Image
 if TYPE_CHECKING:
     from pomai.config import PoMAIConfig
 
-# -- threads ----------------------------------------------------------------------------------
-
-# Tests use tiny tensors: one thread avoids oversubscribing small CI machines (or a machine that
-# is also training). POMAI_TEST_THREADS overrides.
-def pytest_configure(config: pytest.Config) -> None:
-    import os
-
-    import torch
-
-    torch.set_num_threads(int(os.environ.get("POMAI_TEST_THREADS", "1")))
-
-
 # -- network / training fixtures ---------------------------------------------------------------
 
 # A narrow network that still exercises every code path: several NGMM groups at 32×32
