@@ -160,6 +160,19 @@ class Results:
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
+    def tables_by_dataset(self) -> str:
+        """Markdown, one table per dataset: rows are methods, columns are metrics."""
+        parts = []
+        for d in self.datasets:
+            n = max(len(self.values[m].get(d, {})) for m in self.methods)
+            lines = [f"**{d}** ({n} pairs)", "", "| Method | " + " | ".join(self.metrics) + " |",
+                     "|" + "---|" * (len(self.metrics) + 1)]
+            for method in self.methods:
+                means = self.mean(method, d).values()
+                lines.append(f"| {method} | " + " | ".join(f"{v:.4g}" for v in means) + " |")
+            parts.append("\n".join(lines))
+        return "\n\n".join(parts)
+
     def to_csv(self) -> str:
         """One row per (method, dataset, image); image ``mean`` rows hold the dataset means."""
         out = io.StringIO()

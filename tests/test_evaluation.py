@@ -99,3 +99,21 @@ def test_eval_command_table_csv_json(
     assert csv_lines[0] == "method,dataset,image,SD,SF,Qabf" and len(csv_lines) == 1 + 3 * 3
     fused = np.asarray(Image.open(out / "fused" / "model" / "d" / "a.png"))
     assert fused.dtype == np.uint8 and fused.min() == 0 and fused.max() == 255  # min-max stretch
+
+
+def test_tables_by_dataset(tmp_path: Path, make_pairs) -> None:
+    root = make_pairs(tmp_path / "d", ["a"])
+    results = evaluate(baseline_methods(), find_datasets(root), metrics=("SD", "EN"),
+                       progress=False)
+    lines = results.tables_by_dataset().splitlines()
+    assert lines[0] == "**d** (1 pairs)"
+    assert lines[2] == "| Method | SD | EN |"
+    assert lines[4].startswith("| Average | ") and lines[5].startswith("| Maximum | ")
+
+
+def test_eval_command_dataset_labels(
+    tmp_path: Path, make_pairs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_pairs(tmp_path / "test", ["a"])
+    assert main(["eval", f"msrs={root}", "--metrics", "SD", "--by-dataset", "--no-progress"]) == 0
+    assert capsys.readouterr().out.startswith("**msrs** (1 pairs)")

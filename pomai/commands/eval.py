@@ -14,7 +14,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "datasets", nargs="+", metavar="DIR",
-        help="dataset folder with ir/+vi/ (or mri/+ct|pet|spect/), or a folder of such folders",
+        help="dataset folder with ir/+vi/ (or mri/+ct|pet|spect/), or a folder of such folders; "
+             "LABEL=DIR names it in the table",
     )
     parser.add_argument("--model", action="append", default=[], metavar="NAME_OR_PATH",
                         help="a model to evaluate (repeatable)")
@@ -28,6 +29,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--metrics", default=None, help="comma-separated subset of metrics")
     parser.add_argument("--out", type=Path, help="write table.md, results.csv and results.json")
     parser.add_argument("--save-fused", action="store_true", help="also keep fused PNGs in --out")
+    parser.add_argument("--by-dataset", action="store_true",
+                        help="print one table per dataset instead of the paper's wide layout")
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(handler=run)
 
@@ -44,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
     from pomai.fuser import load
     from pomai.metrics import METRIC_NAMES
 
-    datasets = [d for root in args.datasets for d in find_datasets(root)]
+    datasets = []
+    for spec in args.datasets:
+        label, _, folder = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        datasets += find_datasets(folder, name=label or None)
     methods = {}
     for name in args.model:
         methods[Path(name).stem if Path(name).exists() else name] = model_method(
@@ -62,11 +68,14 @@ def run(args: argparse.Namespace) -> int:
         methods, datasets, metrics=metrics, progress=not args.no_progress,
         save_fused=args.out / "fused" if args.out and args.save_fused else None,
     )
-    print(results.table())
+    print(results.tables_by_dataset() if args.by_dataset else results.table())
     for failure in results.failures:
         print(f"skipped: {failure}", file=sys.stderr)
     if args.out:
         atomic_write_bytes((results.table() + "\n").encode(), args.out / "table.md")
+        atomic_write_bytes(
+            (results.tables_by_dataset() + "\n").encode(), args.out / "tables_by_dataset.md"
+        )
         atomic_write_bytes(results.to_csv().encode(), args.out / "results.csv")
         atomic_write_bytes(results.to_json().encode(), args.out / "results.json")
     return 1 if results.failures else 0
