@@ -237,3 +237,18 @@ def test_bench_fuse_children_smoke(tmp_path: Path) -> None:
     assert result["fresh_process"] and result["allocator"] == "tuned"
     assert result["allocator_applied"]  # glibc on Linux
     assert result["peak_rss_increase_bytes"] >= 0 and result["seconds_median"] > 0
+
+
+def test_scale_gap_compares_the_same_scenes_at_both_scales(
+    tmp_path: Path, make_pairs, trained_weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    msrs = tmp_path / "msrs"
+    make_pairs(msrs / "test", ["s1", "s2", "only_full"], (40, 48))
+    make_pairs(msrs / "test128", ["s1", "s2", "only_small"], (24, 24))
+    scale_gap = load_script("scale_gap")
+    assert scale_gap.main(["--model", str(trained_weights), "--data", str(msrs)]) == 0
+    out = capsys.readouterr().out
+    assert "**640×480** (2 pairs)" in out and "**128×128** (2 pairs)" in out
+    ratios = [line for line in out.splitlines() if line.startswith(("| 640", "| 128"))]
+    assert len(ratios) == 2  # the ratio table: one row per scale, a value per metric
+    assert all(len(row.strip("|").split("|")) == 1 + 9 for row in ratios)

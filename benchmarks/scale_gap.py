@@ -1,0 +1,57 @@
+"""Does the training scale cost quality at test scale? The same MSRS scenes at two resolutions.
+
+The MSRS training pairs here are whole 640×480 frames downscaled to 128×128, while the test
+pairs are full resolution. This fuses the 20 full-resolution test scenes at 640×480 and the same
+20 scenes from msrs/test128 at 128×128, and reports each model metric relative to the
+pixel-maximum baseline at the same scale, so the two scales can be compared:
+
+    python benchmarks/scale_gap.py --model runs/msrs-tiny [--data ../shared/data/msrs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from pomai.evaluation import Dataset, evaluate, maximum_fusion, model_method
+from pomai.fuser import load
+from pomai.metrics import METRIC_NAMES
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "msrs"
+
+
+def common_scenes(full: Path, small: Path, link_root: Path) -> tuple[Dataset, Dataset]:
+    """The scenes present at both scales, as two datasets (the small one through symlinks)."""
+    stems = {p.name for p in (full / "ir").iterdir()} & {p.name for p in (small / "ir").iterdir()}
+    for modality in ("ir", "vi"):
+        (link_root / modality).mkdir(parents=True)
+        for name in stems:
+            (link_root / modality / name).symlink_to((small / modality / name).resolve())
+    return (Dataset("640×480", full / "ir", full / "vi"),
+            Dataset("128×128", link_root / "ir", link_root / "vi"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the msrs folder")
+    args = parser.parse_args(argv)
+    fuser = load(args.model, device="cpu")
+    with tempfile.TemporaryDirectory() as tmp:
+        datasets = common_scenes(args.data / "test", args.data / "test128", Path(tmp))
+        results = evaluate({"model": model_method(fuser), "Maximum": maximum_fusion}, datasets,
+                           progress=False)
+    print(results.tables_by_dataset())
+    print("\nmodel / Maximum at each scale (1.0 = as good as the pixel maximum):\n")
+    print("| scale | " + " | ".join(METRIC_NAMES) + " |")
+    print("|" + "---|" * (len(METRIC_NAMES) + 1))
+    for d in results.datasets:
+        model, floor = results.mean("model", d), results.mean("Maximum", d)
+        cells = [f"{model[m] / floor[m]:.3f}" if floor[m] else "—" for m in METRIC_NAMES]
+        print(f"| {d} | " + " | ".join(cells) + " |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
