@@ -21,15 +21,18 @@ from pomai.metrics import METRIC_NAMES
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "msrs"
 
 
-def common_scenes(full: Path, small: Path, link_root: Path) -> tuple[Dataset, Dataset]:
-    """The scenes present at both scales, as two datasets (the small one through symlinks)."""
-    stems = {p.name for p in (full / "ir").iterdir()} & {p.name for p in (small / "ir").iterdir()}
-    for modality in ("ir", "vi"):
-        (link_root / modality).mkdir(parents=True)
-        for name in stems:
-            (link_root / modality / name).symlink_to((small / modality / name).resolve())
-    return (Dataset("640×480", full / "ir", full / "vi"),
-            Dataset("128×128", link_root / "ir", link_root / "vi"))
+def common_scenes(full: Path, small: Path, link_root: Path) -> list[Dataset]:
+    """The scenes present at both scales, as two datasets of symlinks under ``link_root``."""
+    names = {p.name for p in (full / "ir").iterdir()} & {p.name for p in (small / "ir").iterdir()}
+    datasets = []
+    for label, source in (("640×480", full), ("128×128", small)):
+        for modality in ("ir", "vi"):
+            folder = link_root / label / modality
+            folder.mkdir(parents=True)
+            for name in names:
+                (folder / name).symlink_to((source / modality / name).resolve())
+        datasets.append(Dataset(label, link_root / label / "ir", link_root / label / "vi"))
+    return datasets
 
 
 def main(argv: list[str] | None = None) -> int:
