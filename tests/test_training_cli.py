@@ -175,3 +175,17 @@ def test_pairs_file_restricts_training_to_the_listed_pairs(
     with pytest.raises(ValueError, match="no-such-pair"):
         main(train_args(pair_folder, tmp_path / "other", narrow_config_path,
                         "--pairs-file", str(pairs_file)))
+
+
+def test_a_moved_run_folder_resumes(
+    tmp_path: Path, pair_folder: Path, narrow_config_path: Path
+) -> None:
+    import shutil
+
+    out = tmp_path / "run"
+    assert main(train_args(pair_folder, out, narrow_config_path, "--max-steps", "1")) == 0
+    moved = tmp_path / "elsewhere"
+    shutil.move(out, moved)
+    assert main(["train", "--resume", "--out", str(moved)]) == 0
+    assert (moved / "model.safetensors").is_file()
+    assert json.loads((moved / "settings.json").read_text())["out"] == str(moved)

@@ -76,7 +76,9 @@ class TrainSettings:
     progress: bool = True
 
     # Fields that may change when a run is resumed; every other field must match.
-    RESUMABLE_CHANGES = ("max_steps", "device", "threads", "progress", "checkpoint_every", "val")
+    RESUMABLE_CHANGES = (
+        "out", "max_steps", "device", "threads", "progress", "checkpoint_every", "val"
+    )
 
     def model_config(self) -> PoMAIConfig:
         config = _read_config(self.config)
