@@ -12,8 +12,6 @@ state, history) is in one checkpoint file, written atomically.
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
 import time
 from collections.abc import Callable
@@ -112,10 +110,6 @@ class Phase:
     def frozen_features(self) -> bool:
         """Encoder, NGMM and CAMN are frozen: compute them under no_grad."""
         return not {"encoder", "ngmm", "camn"} & set(self.trained)
-
-    @property
-    def inference_stage(self) -> int:
-        return self.forward_stage
 
 
 def plan_phases(settings: TrainSettings) -> list[Phase]:
@@ -348,7 +342,7 @@ class Trainer:
         return export_checkpoint(
             self.model,
             self.out,
-            inference_stage=self.phases[-1].inference_stage,
+            inference_stage=self.phases[-1].forward_stage,
             settings=self.settings.to_dict(),
             steps=self.state.global_step,
             wall_time=self.state.wall_time,
@@ -384,7 +378,7 @@ class Trainer:
             "global_step": self.state.global_step,
         }
         if self.val_data is not None and self.rank == 0:
-            record.update(self._validate(phase.inference_stage))
+            record.update(self._validate(phase.forward_stage))
         self.state.epoch_log.append(record)
         self.state.epoch += 1
         self.state.step = 0
@@ -439,11 +433,3 @@ def _progress(total: int, initial: int, desc: str, enabled: bool) -> Any:
 
     return tqdm(total=total, initial=initial, desc=desc, disable=not enabled, dynamic_ncols=True)
 
-
-def steps_per_epoch(pairs: int, batch: int) -> int:
-    """Full batches per epoch (the last partial batch is dropped)."""
-    return max(1, math.floor(pairs / batch))
-
-
-def settings_to_json(settings: TrainSettings) -> str:
-    return json.dumps(settings.to_dict(), indent=2, sort_keys=True)
