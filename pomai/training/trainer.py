@@ -255,7 +255,7 @@ class Trainer:
             raise ValueError(f"--resume with different settings than {path} was made with: {diffs}")
         self.model.load_state_dict(ckpt["model"], strict=True)
         self.state = RunState(**ckpt["state"])
-        torch.set_rng_state(ckpt["rng"])
+        torch.set_rng_state(ckpt["rng"].cpu())  # map_location moved it to the device
         self._checkpoint = ckpt
 
     def _save_checkpoint(self, optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
