@@ -91,14 +91,28 @@ def test_eval_command_table_csv_json(
     table = capsys.readouterr().out
     assert table.splitlines()[0] == "| Method | d SD | d SF | d Qabf |"
     assert [line.split(" | ")[0] for line in table.splitlines()[2:]] == [
-        "| model", "| Average", "| Maximum"
+        "| run", "| Average", "| Maximum"  # a run's model.safetensors: the run folder's name
     ]
     data = json.loads((out / "results.json").read_text())
-    assert set(data["per_image"]["model"]["d"]) == {"a", "b"}
+    assert set(data["per_image"]["run"]["d"]) == {"a", "b"}
     csv_lines = (out / "results.csv").read_text().splitlines()
     assert csv_lines[0] == "method,dataset,image,SD,SF,Qabf" and len(csv_lines) == 1 + 3 * 3
-    fused = np.asarray(Image.open(out / "fused" / "model" / "d" / "a.png"))
+    fused = np.asarray(Image.open(out / "fused" / "run" / "d" / "a.png"))
     assert fused.dtype == np.uint8 and fused.min() == 0 and fused.max() == 255  # min-max stretch
+
+
+def test_eval_command_model_labels(
+    tmp_path: Path, make_pairs, trained_weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = make_pairs(tmp_path / "d", ["a"], (24, 24))
+    code = main(["eval", str(root), "--model", f"mine={trained_weights}", "--model",
+                 f"again={trained_weights}", "--metrics", "SD", "--by-dataset", "--no-progress"])
+    assert code == 0
+    rows = [line.split(" | ")[0] for line in capsys.readouterr().out.splitlines()[4:]]
+    assert rows == ["| mine", "| again", "| Average", "| Maximum"]
+    with pytest.raises(SystemExit, match="two methods are labelled 'run'.*LABEL="):
+        main(["eval", str(root), "--model", str(trained_weights), "--model",
+              str(trained_weights), "--no-progress"])
 
 
 def test_tables_by_dataset(tmp_path: Path, make_pairs) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -17,8 +18,9 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="dataset folder with ir/+vi/ (or mri/+ct|pet|spect/), or a folder of such folders; "
              "LABEL=DIR names it in the table",
     )
-    parser.add_argument("--model", action="append", default=[], metavar="NAME_OR_PATH",
-                        help="a model to evaluate (repeatable)")
+    parser.add_argument("--model", action="append", default=[], metavar="[LABEL=]NAME_OR_PATH",
+                        help="a model to evaluate (repeatable); a file or run folder is labelled "
+                             "by its name (a run's model.safetensors by the run folder)")
     parser.add_argument("--fused", action="append", default=[], metavar="LABEL=DIR",
                         help="already fused images of a method, matched by file stem (repeatable)")
     parser.add_argument("--postprocess", choices=("minmax", "none"), default="minmax",
@@ -33,6 +35,16 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="print one table per dataset instead of the paper's wide layout")
     parser.add_argument("--no-progress", action="store_true")
     parser.set_defaults(handler=run)
+
+
+def model_label(name: str) -> str:
+    """The table label of ``--model NAME``: a released name as is, a path by its file or run."""
+    path = Path(name)
+    if not path.exists():
+        return name
+    if path.is_file() and path.stem == "model":
+        return path.resolve().parent.name
+    return path.stem if path.is_file() else path.resolve().name
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,17 +64,26 @@ def run(args: argparse.Namespace) -> int:
         label, _, folder = spec.rpartition("=") if "=" in spec else ("", "", spec)
         datasets += find_datasets(folder, name=label or None)
     methods = {}
-    for name in args.model:
-        methods[Path(name).stem if Path(name).exists() else name] = model_method(
+
+    def add(label: str, method: Any) -> None:
+        if label in methods:
+            raise SystemExit(f"pomai eval: two methods are labelled {label!r}; name them with "
+                             "LABEL=..., e.g. --model tiny=runs/a/model.safetensors")
+        methods[label] = method
+
+    for spec in args.model:
+        label, _, name = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        add(label or model_label(name), model_method(
             load(name, device=args.device), args.postprocess,
             tile=int(args.tile) if args.tile and args.tile.isdigit() else args.tile,
-        )
+        ))
     for spec in args.fused:
         label, _, folder = spec.partition("=")
         if not folder:
             raise SystemExit(f"pomai eval: --fused expects LABEL=DIR, got {spec!r}")
-        methods[label] = folder_method(folder)
-    methods.update(baseline_methods())
+        add(label, folder_method(folder))
+    for label, method in baseline_methods().items():
+        add(label, method)
     metrics = tuple(args.metrics.split(",")) if args.metrics else METRIC_NAMES
     results = evaluate(
         methods, datasets, metrics=metrics, progress=not args.no_progress,
