@@ -31,7 +31,8 @@ def load(
         device: ``"auto"`` (CUDA when available, else CPU), or any torch device.
         dtype: None or ``torch.float32``; ``torch.float16`` on CUDA for half precision;
             ``torch.bfloat16`` (any device) as an opt-in (quality cost: docs/performance.md).
-        revision: Hub revision (branch, tag or commit) instead of the manifest's pinned one.
+        revision: Hub revision (branch, tag or commit) instead of the manifest's pinned one;
+            a ValueError for a model bundled without a Hub repository.
         cache_dir: Hub cache folder (default: huggingface_hub's, from HF_HOME / HF_HUB_CACHE).
         offline: True never touches the network; None follows HF_HUB_OFFLINE.
 

@@ -8,7 +8,8 @@ lists every released checkpoint. Resolution order of :func:`resolve`:
 2. ``hf-hub:owner/repo[@revision]`` (file ``model.safetensors``, unless a manifest entry names
    that repository);
 3. a manifest name or alias: the bundled file under ``pomai/weights/`` when the entry has one,
-   else the Hub file at the pinned revision.
+   else the Hub file at the pinned revision. An entry without ``hub`` is bundled-only: it has
+   no Hub repository, so no revision and nothing to download.
 
 Downloads go through ``huggingface_hub.hf_hub_download`` (its cache, locking, resume, progress
 bars, ``HF_HOME`` / ``HF_HUB_CACHE`` / ``HF_HUB_OFFLINE`` / ``HF_ENDPOINT``; the last two are also
@@ -66,16 +67,20 @@ class ManifestError(ValueError):
 
 @dataclass(frozen=True)
 class WeightsEntry:
-    """One released checkpoint of the manifest (docs/api.md, "Weights manifest")."""
+    """One released checkpoint of the manifest (docs/api.md, "Weights manifest").
+
+    ``repo_id``, ``filename`` and ``revision`` are None for a bundled-only entry (no Hub
+    repository); such an entry always has ``bundled``.
+    """
 
     name: str
     aliases: tuple[str, ...]
     description: str
     config: dict[str, Any]
     inference_stage: int
-    repo_id: str
-    filename: str
-    revision: str
+    repo_id: str | None
+    filename: str | None
+    revision: str | None
     sha256: str
     size_bytes: int
     licence: str
@@ -120,11 +125,11 @@ class ResolvedWeights:
 
 _ENTRY_FIELDS: dict[str, type | tuple[type, ...]] = {
     "name": str, "aliases": list, "description": str, "config": dict, "inference_stage": int,
-    "hub": dict, "sha256": str, "size_bytes": int, "licence": str, "training": dict,
-    "input": dict, "metrics": dict,
+    "sha256": str, "size_bytes": int, "licence": str, "training": dict, "input": dict,
+    "metrics": dict,
 }
 _OPTIONAL_FIELDS: dict[str, type | tuple[type, ...]] = {
-    "tiling": dict, "bundled": (str, type(None)),
+    "hub": (dict, type(None)), "tiling": dict, "bundled": (str, type(None)),
 }
 _HUB_FIELDS = ("repo_id", "filename", "revision")
 _NESTED_REQUIRED = {
@@ -153,11 +158,12 @@ def read_manifest(path: str | os.PathLike = MANIFEST_PATH) -> Manifest:
             label = raw.get("name", f"#{i}") if isinstance(raw, dict) else f"#{i}"
             problems += [f"model {label}: {p}" for p in entry_problems]
             continue
-        hub = raw["hub"]
+        hub = raw.get("hub") or {}
         entries.append(WeightsEntry(
             name=raw["name"], aliases=tuple(raw["aliases"]), description=raw["description"],
             config=raw["config"], inference_stage=raw["inference_stage"],
-            repo_id=hub["repo_id"], filename=hub["filename"], revision=hub["revision"],
+            repo_id=hub.get("repo_id"), filename=hub.get("filename"),
+            revision=hub.get("revision"),
             sha256=raw["sha256"], size_bytes=raw["size_bytes"], licence=raw["licence"],
             training=raw["training"], input=raw["input"], metrics=raw["metrics"],
             tiling=raw.get("tiling", {}), bundled=raw.get("bundled"),
@@ -196,10 +202,14 @@ def _entry_problems(raw: Any) -> list[str]:
         missing = [k for k in required if k not in raw[key]]
         if missing:
             problems.append(f"{key} lacks {missing}")
-    missing_hub = [k for k in _HUB_FIELDS if not isinstance(raw["hub"].get(k), str)]
-    if missing_hub:
+    hub = raw.get("hub")
+    if hub is None:
+        if raw.get("bundled") is None:
+            problems.append("needs 'hub' (a Hub repository) or 'bundled' (a file under "
+                            "pomai/weights/), or both")
+    elif missing_hub := [k for k in _HUB_FIELDS if not isinstance(hub.get(k), str)]:
         problems.append(f"hub lacks {missing_hub}")
-    elif not raw["hub"]["filename"].endswith(".safetensors"):
+    elif not hub["filename"].endswith(".safetensors"):
         problems.append("hub.filename must be a .safetensors file")
     if not _SHA256.fullmatch(raw["sha256"]):
         problems.append("sha256 must be 64 lower-case hex digits")
@@ -350,6 +360,8 @@ def _from_hub_file(
 def _from_entry(
     entry: WeightsEntry, revision: str | None, cache_dir: Any, offline: bool | None
 ) -> ResolvedWeights:
+    if entry.repo_id is None or entry.filename is None:
+        return _from_bundled_only(entry, revision)
     if entry.bundled and revision in (None, entry.revision):
         bundled = BUNDLED_DIR / entry.bundled
         if bundled.is_file():
@@ -360,6 +372,24 @@ def _from_entry(
     path = download(entry.repo_id, entry.filename, revision=entry.revision, cache_dir=cache_dir,
                     offline=offline, label=entry.name)
     return ResolvedWeights(path, entry.sha256, entry, f"{entry.name} ({entry.repo_id})")
+
+
+def _from_bundled_only(entry: WeightsEntry, revision: str | None) -> ResolvedWeights:
+    if revision is not None:
+        raise ValueError(
+            f"{entry.name} is only distributed inside the pomai package (no Hub repository), so "
+            f"there is no revision {revision!r} to fetch: load it without a revision "
+            "(no --revision)."
+        )
+    assert entry.bundled is not None  # the schema requires 'bundled' when there is no 'hub'
+    bundled = BUNDLED_DIR / entry.bundled
+    if not bundled.is_file():
+        raise WeightsUnavailableError(
+            f"the weights of {entry.name} ship inside the pomai package, but {bundled} is "
+            "missing and there is no Hub repository to download them from: reinstall pomai "
+            "(pip install --force-reinstall pomai), or restore the file in a source checkout."
+        )
+    return ResolvedWeights(bundled, entry.sha256, entry, f"{entry.name} (bundled)")
 
 
 def is_offline(offline: bool | None = None) -> bool:
@@ -533,7 +563,10 @@ def _short(keys: list[str]) -> str:
 def cached_path(
     entry: WeightsEntry, cache_dir: str | os.PathLike | None = None
 ) -> Path | None:
-    """The cached file of ``entry`` at its pinned revision, or None (no network access)."""
+    """The cached file of ``entry`` at its pinned revision, or None (also for a bundled-only
+    entry, which has nothing in the Hub cache); no network access."""
+    if entry.repo_id is None or entry.filename is None:
+        return None
     from huggingface_hub import try_to_load_from_cache
 
     found = try_to_load_from_cache(

@@ -24,8 +24,11 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
+
+if TYPE_CHECKING:
+    import pytest
 
 
 @dataclass
@@ -110,9 +113,10 @@ class FakeHub:
 
 
 def manifest_entry(
-    name: str, weights: Path, repo_id: str, revision: str, **changes: Any
+    name: str, weights: Path, repo_id: str | None, revision: str = "main", **changes: Any
 ) -> dict[str, Any]:
-    """A complete manifest entry (schema of pomai.hub) for a local weights file."""
+    """A complete manifest entry (schema of pomai.hub) for a local weights file; without
+    ``hub`` when ``repo_id`` is None (then pass ``bundled=``)."""
     from safetensors import safe_open
 
     with safe_open(weights, framework="pt") as f:
@@ -123,7 +127,6 @@ def manifest_entry(
         "description": "test checkpoint made by the project's trainer in a few steps",
         "config": json.loads(metadata["pomai_config"]),
         "inference_stage": int(metadata["inference_stage"]),
-        "hub": {"repo_id": repo_id, "filename": weights.name, "revision": revision},
         "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
         "size_bytes": weights.stat().st_size,
         "licence": "Apache-2.0",
@@ -131,6 +134,8 @@ def manifest_entry(
         "input": {"infrared": "1 channel", "visible": "BT.601 Y", "range": "[0, 1]"},
         "metrics": {"code": "none"},
     }
+    if repo_id is not None:
+        entry["hub"] = {"repo_id": repo_id, "filename": weights.name, "revision": revision}
     entry.update(changes)
     return entry
 
@@ -138,3 +143,20 @@ def manifest_entry(
 def write_manifest(path: Path, entries: list[dict[str, Any]], default: str | None = None) -> Path:
     path.write_text(json.dumps({"schema_version": 1, "default": default, "models": entries}))
     return path
+
+
+def install_bundled_only(
+    name: str, weights: Path, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Point pomai.hub at a manifest under ``root`` whose one entry ``name`` is bundled-only (no
+    ``hub``), with ``weights`` copied into a stand-in for pomai/weights/; the copy's path."""
+    from pomai import hub
+
+    bundled_dir = root / "weights"
+    bundled_dir.mkdir()
+    bundled = bundled_dir / f"{name}.safetensors"
+    bundled.write_bytes(weights.read_bytes())
+    entry = manifest_entry(name, weights, None, bundled=bundled.name)
+    monkeypatch.setattr(hub, "BUNDLED_DIR", bundled_dir)
+    monkeypatch.setattr(hub, "MANIFEST_PATH", write_manifest(root / "manifest.json", [entry]))
+    return bundled

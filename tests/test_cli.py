@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fake_hub import FakeHub, manifest_entry, write_manifest
+from fake_hub import FakeHub, install_bundled_only, manifest_entry, write_manifest
 from PIL import Image
 
 from pomai import hub
@@ -133,6 +133,36 @@ def test_download_info_and_verify_a_released_model(
     blob.write_bytes(blob.read_bytes()[:-1] + b"\0")
     assert main(["verify", "--cache-dir", cache]) == 1
     assert "MISMATCH" in capsys.readouterr().out
+
+
+def test_info_download_and_verify_a_bundled_only_model(
+    trained_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    bundled = install_bundled_only("pomai-test-tiny", trained_weights, tmp_path, monkeypatch)
+    assert main(["info", "pomai-test-tiny"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["hub"] == "none (bundled with the package)"
+    assert info["bundled"] == bundled.name and info["available"] == "bundled"
+    assert main(["download", "pomai-test-tiny-alias"]) == 0
+    assert capsys.readouterr().out == (
+        f"pomai-test-tiny is bundled with the package, nothing to download: {bundled} "
+        "(sha256 verified)\n")
+    assert main(["download", "pomai-test-tiny", "--revision", "main"]) == 2
+    assert "only distributed inside the pomai package (no Hub repository)" in (
+        capsys.readouterr().err)
+    assert main(["verify"]) == 0
+    assert capsys.readouterr().out == f"pomai-test-tiny bundled: OK {bundled}\n"
+
+    bundled.unlink()
+    assert main(["info", "pomai-test-tiny"]) == 0
+    assert json.loads(capsys.readouterr().out)["available"] == (
+        "missing from the package: reinstall pomai")
+    assert main(["download", "pomai-test-tiny"]) == 2
+    err = capsys.readouterr().err
+    assert str(bundled) in err and "reinstall pomai" in err
+    assert main(["verify"]) == 1
+    assert "pomai-test-tiny bundled: MISSING (reinstall pomai)" in capsys.readouterr().out
 
 
 def test_python_dash_m_downloads_through_hf_endpoint(served: FakeHub, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from fake_hub import FakeHub, manifest_entry, write_manifest
+from fake_hub import FakeHub, install_bundled_only, manifest_entry, write_manifest
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
@@ -56,12 +56,34 @@ def test_schema_accepts_a_complete_entry(trained_weights: Path, tmp_path: Path) 
     assert m.find(f"{NAME}-ALIAS").name == NAME  # aliases, case-insensitive
 
 
+def test_schema_accepts_bundled_only_entries(trained_weights: Path, tmp_path: Path) -> None:
+    absent = manifest_entry(NAME, trained_weights, None, bundled="a.safetensors")
+    null = manifest_entry("other", trained_weights, None, bundled="b.safetensors", hub=None)
+    assert "hub" not in absent and null["hub"] is None
+    m = hub.read_manifest(write_manifest(tmp_path / "m.json", [absent, null]))
+    assert [(e.bundled, e.repo_id, e.filename, e.revision) for e in m.entries] == [
+        ("a.safetensors", None, None, None), ("b.safetensors", None, None, None)]
+
+
+@pytest.mark.parametrize("hub_field", ["absent", "null"])
+def test_schema_needs_hub_or_bundled(
+    trained_weights: Path, tmp_path: Path, hub_field: str
+) -> None:
+    entry = manifest_entry(NAME, trained_weights, None if hub_field == "absent" else REPO)
+    if hub_field == "null":
+        entry["hub"] = None
+    with pytest.raises(ManifestError, match=f"model {NAME}: needs 'hub' .* or 'bundled'"):
+        hub.read_manifest(write_manifest(tmp_path / "m.json", [entry]))
+
+
 @pytest.mark.parametrize(
     ("change", "problem"),
     [
         ({"sha256": "abc"}, "sha256 must be 64"),
         ({"config": {"width": 7, "heads": 2}}, "config: invalid PoMAIConfig"),
         ({"hub": {"repo_id": REPO, "filename": "w.bin", "revision": "main"}}, ".safetensors"),
+        ({"hub": {"repo_id": REPO, "filename": "w.safetensors"}}, "hub lacks \\['revision'\\]"),
+        ({"hub": None, "bundled": "../x.safetensors"}, "bundled must be"),
         ({"inference_stage": 3}, "inference_stage must be 1 or 2"),
         ({"training": {"data": "x"}}, "training lacks \\['budget'\\]"),
         ({"bundled": "../evil.safetensors"}, "bundled must be"),
@@ -164,6 +186,53 @@ def test_metadata_and_key_mismatches_are_listed(trained_weights: Path, tmp_path:
     truncated.write_bytes(trained_weights.read_bytes()[:100])
     with pytest.raises(CheckpointMismatchError, match="corrupt or truncated"):
         pomai.load(truncated)
+
+
+# -- bundled-only models (no Hub repository) -----------------------------------------------------
+
+
+@pytest.fixture
+def bundled_only(
+    trained_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """A manifest whose entry NAME has no ``hub``, its file in a stand-in pomai/weights/, and
+    the Hub download made to fail the test if it is ever reached."""
+    def no_hub(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a bundled-only model reached the Hub: {args}")
+
+    monkeypatch.setattr(hub, "download", no_hub)
+    return install_bundled_only(NAME, trained_weights, tmp_path, monkeypatch)
+
+
+def test_bundled_only_model_loads_its_bundled_file(
+    bundled_only: Path, trained_weights: Path
+) -> None:
+    fuser = pomai.load(f"{NAME}-alias", offline=False)
+    assert fuser.source == f"{NAME} (bundled)"
+    assert fuser.entry.name == NAME and fuser.entry.repo_id is None
+    reference = pomai.load(trained_weights)
+    for name, value in reference.model.state_dict().items():
+        assert torch.equal(fuser.model.state_dict()[name], value), name
+    assert hub.cached_path(fuser.entry) is None
+
+    bundled_only.write_bytes(bundled_only.read_bytes()[:-1] + b"\0")
+    with pytest.raises(ChecksumMismatchError, match="was not loaded"):
+        pomai.load(NAME)
+
+
+def test_bundled_only_model_has_no_revision(bundled_only: Path) -> None:
+    with pytest.raises(ValueError, match=f"{NAME} is only distributed inside the pomai package "
+                                         "\\(no Hub repository\\).*'v2'"):
+        pomai.load(NAME, revision="v2")
+
+
+def test_bundled_only_model_without_its_file_says_to_reinstall(bundled_only: Path) -> None:
+    bundled_only.unlink()
+    with pytest.raises(WeightsUnavailableError) as info:
+        pomai.load(NAME)
+    message = str(info.value)
+    assert str(bundled_only) in message and "reinstall pomai" in message
+    assert "no Hub repository" in message
 
 
 # -- the real download path --------------------------------------------------------------------

@@ -56,15 +56,19 @@ def run_info(args: argparse.Namespace) -> int:
         info = {"name": entry.name, "aliases": list(entry.aliases),
                 "description": entry.description, "config": entry.config,
                 "inference_stage": entry.inference_stage,
-                "hub": {"repo_id": entry.repo_id, "filename": entry.filename,
-                        "revision": entry.revision},
+                "hub": ("none (bundled with the package)" if entry.repo_id is None else
+                        {"repo_id": entry.repo_id, "filename": entry.filename,
+                         "revision": entry.revision}),
                 "sha256": entry.sha256, "size_bytes": entry.size_bytes,
                 "licence": entry.licence, "training": entry.training, "input": entry.input,
                 "metrics": entry.metrics, "tiling": entry.tiling, "bundled": entry.bundled}
         bundled = entry.bundled and (BUNDLED_DIR / entry.bundled).is_file()
         cached = cached_path(entry, args.cache_dir)
-        info["available"] = ("bundled" if bundled else f"cached at {cached}" if cached
-                             else "not downloaded ('pomai download " + entry.name + "')")
+        info["available"] = (
+            "bundled" if bundled else f"cached at {cached}" if cached
+            else "missing from the package: reinstall pomai" if entry.repo_id is None
+            else "not downloaded ('pomai download " + entry.name + "')"
+        )
     else:
         try:
             weights = resolve(args.name, offline=True)
@@ -79,7 +83,7 @@ def run_info(args: argparse.Namespace) -> int:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    from pomai.hub import resolve, verify
+    from pomai.hub import BUNDLED_DIR, resolve, verify
 
     try:
         weights = resolve(args.name, revision=args.revision, cache_dir=args.cache_dir,
@@ -87,7 +91,12 @@ def run_download(args: argparse.Namespace) -> int:
         verify(weights)
     except (OSError, LookupError, ValueError) as err:
         return _fail("download", err)
-    print(f"{weights.source}: {weights.path} (sha256 verified)")
+    entry = weights.entry
+    if entry is not None and entry.bundled and weights.path == BUNDLED_DIR / entry.bundled:
+        print(f"{entry.name} is bundled with the package, nothing to download: {weights.path} "
+              "(sha256 verified)")
+    else:
+        print(f"{weights.source}: {weights.path} (sha256 verified)")
     return 0
 
 
@@ -100,12 +109,18 @@ def run_verify(args: argparse.Namespace) -> int:
         return 0
     bad = 0
     for entry in entries:
-        files: list[tuple[str, Path | None]] = [("cached", cached_path(entry, args.cache_dir))]
+        files: list[tuple[str, Path | None]] = []
         if entry.bundled:
-            files.insert(0, ("bundled", BUNDLED_DIR / entry.bundled))
+            files.append(("bundled", BUNDLED_DIR / entry.bundled))
+        if entry.repo_id is not None:
+            files.append(("cached", cached_path(entry, args.cache_dir)))
         for where, path in files:
             if path is None or not path.is_file():
-                print(f"{entry.name} {where}: not present")
+                # Without a Hub repository the bundled file is the only copy: a broken install.
+                missing = entry.repo_id is None
+                bad += missing
+                print(f"{entry.name} {where}: " + ("MISSING (reinstall pomai)" if missing
+                                                   else "not present"))
                 continue
             ok = sha256_of(path) == entry.sha256
             bad += not ok
