@@ -6,6 +6,7 @@ factories for synthetic folders of paired ``ir/`` + ``vi/`` images.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,6 +17,13 @@ from PIL import Image
 
 if TYPE_CHECKING:
     from pomai.config import PoMAIConfig
+
+
+def shared_data_dir() -> Path:
+    """The shared data folder (../shared/data beside the project, or $POMAI_SHARED_DATA)."""
+    env = os.environ.get("POMAI_SHARED_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
 
 # -- network / training fixtures ---------------------------------------------------------------
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared_data_dir
 from PIL import Image
 
 from pomai.metrics import (
@@ -30,13 +30,7 @@ from pomai.metrics import (
     vifp_mscale,
 )
 
-
-def _shared_data() -> Path:
-    env = os.environ.get("POMAI_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-REF_DIR = _shared_data() / "metric-reference"
+REF_DIR = shared_data_dir() / "metric-reference"
 QABF_IDENTICAL = 0.9994 * 0.9879 / (1.0 + math.exp(-4.4))
 
 

@@ -1,0 +1,125 @@
+"""Write the weights manifest from finished training runs and measured metrics.
+
+    scripts/evaluate_release.sh                     # -> docs/results/eval/results.json
+    python benchmarks/tiling_gap.py --model pomai/weights/NAME.safetensors --pairs 10 \
+        --json docs/results/tiling/NAME.json        # for each release
+    python scripts/release_weights.py
+
+For every release below: checks that pomai/weights/<name>.safetensors is the file its run
+exported (sha256 in runs/<run>/manifest_entry.json), then writes its entry, with the run's
+training record and the metrics ``pomai eval`` measured, into pomai/weights_manifest.json and
+the identical copy weights_manifest.json at the repository root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from pomai.atomic import atomic_write_bytes
+from pomai.hub import BUNDLED_DIR, MANIFEST_PATH, read_manifest, sha256_of
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "results"
+LICENCE = (
+    "Apache-2.0 (the weights, like the code). Trained on MSRS, whose images carry their own "
+    "terms: research use; check them before commercial use."
+)
+INPUT = {
+    "infrared": "grey, 1 channel (3 identical channels accepted); uint16 scaled by 1/65535",
+    "visible": "BT.601 luminance Y; a colour image's Cb/Cr are re-attached to the fused Y",
+    "range": "[0, 1] float (uint8 / 255)",
+    "output": "[0, 1] float clipped; pomai eval stretches min-max to uint8 (published protocol)",
+}
+RELEASES: list[dict[str, Any]] = [
+    {
+        "name": "msrs",
+        "aliases": ["msrs-tiny", "pomai-msrs"],
+        "run": "runs/msrs-tiny",
+        "description": "PoMAI, narrow `tiny` configuration (C = 16, 35,519 parameters), "
+                       "infrared-visible, trained on MSRS. The default: fast on a CPU.",
+        "hardware": "steps 1-2060 on 2 CPU cores (11,567 s), steps 2061-3350 on one H200 GPU",
+    },
+    {
+        "name": "msrs-paper",
+        "aliases": ["msrs-c64", "pomai-msrs-paper"],
+        "run": "runs/msrs-paper",
+        "description": "PoMAI at the paper's width (`paper`, C = 64, 846,291 parameters), "
+                       "infrared-visible, trained on MSRS with half the paper's schedule.",
+        "hardware": "one H200 GPU (scripts/device_train_paper.sh)",
+    },
+]
+
+
+def training_record(run: Path, hardware: str) -> dict[str, Any]:
+    exported = json.loads((run / "manifest_entry.json").read_text())
+    record = exported["training"]
+    s = record["settings"]
+    budget = (
+        f"{record['steps']} steps: {s['epochs_stage1']} + {s['epochs_stage2']} epochs at batch "
+        f"{s['batch']} (the paper: 80 + 20), Adam {s['lr']:g} halved every {s['lr_step_epochs']} "
+        f"epochs, {record['wall_time_s']:.0f} s of training; {hardware}"
+    )
+    settings = {k: v for k, v in s.items() if k not in ("out", "progress", "threads")}
+    return {"data": record["data"], "pairs": record["pairs"], "steps": record["steps"],
+            "wall_time_s": record["wall_time_s"], "budget": budget,
+            "run": str(run.relative_to(ROOT)), "settings": settings}
+
+
+def entry(release: dict[str, Any], means: dict[str, dict[str, float]],
+          eval_command: str, tiling: dict[str, Any] | None) -> dict[str, Any]:
+    run = ROOT / release["run"]
+    exported = json.loads((run / "manifest_entry.json").read_text())
+    bundled = BUNDLED_DIR / f"{release['name']}.safetensors"
+    if sha256_of(bundled) != exported["sha256"]:
+        raise SystemExit(f"{bundled} is not the file {run} exported: copy "
+                         f"{run}/model.safetensors there first")
+    rounded = {d: {m: round(v, 4) for m, v in ms.items()} for d, ms in means.items()}
+    raw: dict[str, Any] = {
+        "name": release["name"], "aliases": release["aliases"],
+        "description": release["description"], "config": exported["config"],
+        "inference_stage": exported["inference_stage"], "sha256": exported["sha256"],
+        "size_bytes": exported["size_bytes"], "licence": LICENCE,
+        "training": training_record(run, release["hardware"]), "input": INPUT,
+        "metrics": {"code": "pomai.metrics (MATLAB conventions, docs/metrics.md); "
+                            "min-max stretched output, whole images",
+                    "command": eval_command,
+                    "means": rounded},
+        "bundled": bundled.name,
+    }
+    if tiling is not None:
+        raw["tiling"] = {"tile": tiling["tile"], "overlap": tiling["overlap"],
+                         "border_px": tiling["border"], "command": tiling["command"],
+                         "gap": tiling["summary"]}
+    return raw
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--eval", type=Path, default=RESULTS / "eval" / "results.json",
+                        help="results.json of scripts/evaluate_release.sh")
+    parser.add_argument("--tiling", type=Path, default=RESULTS / "tiling",
+                        help="folder of tiling_gap.py JSONs, <name>.json")
+    args = parser.parse_args()
+    results = json.loads(args.eval.read_text())
+    entries = []
+    for release in RELEASES:
+        tiling = None
+        if (args.tiling / f"{release['name']}.json").is_file():
+            tiling = json.loads((args.tiling / f"{release['name']}.json").read_text())
+            tiling["command"] = (f"python benchmarks/tiling_gap.py --model "
+                                 f"{release['name']} --pairs 10 --tile {tiling['tile']}")
+        entries.append(entry(release, results["means"][release["name"]],
+                             "scripts/evaluate_release.sh", tiling))
+    text = json.dumps({"schema_version": 1, "default": "msrs", "models": entries}, indent=2) + "\n"
+    atomic_write_bytes(text.encode(), MANIFEST_PATH)
+    read_manifest(MANIFEST_PATH)  # validate what was written
+    atomic_write_bytes(text.encode(), ROOT / "weights_manifest.json")
+    print(f"wrote {MANIFEST_PATH.relative_to(ROOT)} and weights_manifest.json: "
+          + ", ".join(e["name"] for e in entries))
+
+
+if __name__ == "__main__":
+    main()
