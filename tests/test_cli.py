@@ -77,8 +77,15 @@ def test_fuse_folders_skips_bad_pairs_and_exits_non_zero(
     assert "Traceback" not in err
 
 
+@pytest.fixture
+def no_released_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pomai version whose manifest is empty."""
+    monkeypatch.setattr(hub, "MANIFEST_PATH", write_manifest(tmp_path / "empty.json", []))
+
+
 def test_fuse_reports_model_problems_without_a_traceback(
-    folders: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    folders: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    no_released_weights: None,
 ) -> None:
     args = ["fuse", *map(str, folders), "-o", str(tmp_path / "out")]
     assert main([*args, "--model", "pomai-msrs"]) == 2
@@ -88,8 +95,15 @@ def test_fuse_reports_model_problems_without_a_traceback(
     assert not (tmp_path / "out").exists()
 
 
+def test_list_and_verify_the_shipped_weights(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["list"]) == 0
+    assert capsys.readouterr().out.startswith("msrs [default] (aliases: msrs-tiny, pomai-msrs)")
+    assert main(["verify"]) == 0
+    assert "msrs bundled: OK" in capsys.readouterr().out
+
+
 def test_list_info_and_verify_without_released_weights(
-    trained_weights: Path, capsys: pytest.CaptureFixture[str]
+    trained_weights: Path, capsys: pytest.CaptureFixture[str], no_released_weights: None
 ) -> None:
     assert main(["list"]) == 0
     assert "No released weights" in capsys.readouterr().out

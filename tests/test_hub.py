@@ -38,12 +38,18 @@ def test_shipped_manifest_is_valid_and_equals_the_root_copy() -> None:
     shipped = hub.read_manifest(hub.MANIFEST_PATH)
     root = Path(__file__).parents[1] / "weights_manifest.json"
     assert root.read_bytes() == hub.MANIFEST_PATH.read_bytes()
-    # No trained checkpoint is released yet: nothing may be published under a model name.
-    assert shipped.entries == ()
-    assert pomai.list_models() == []
+    assert pomai.list_models() == [e.name for e in shipped.entries]
+    assert hub.default_model() == shipped.default
+    for entry in shipped.entries:  # released means trained by the project, with its record
+        assert entry.training["steps"] > 0 and entry.training["wall_time_s"] > 0
+        assert (hub.BUNDLED_DIR / entry.bundled).is_file()
+        assert {"msrs", "tno"} <= set(entry.metrics["means"])
 
 
-def test_no_default_model_says_what_to_pass() -> None:
+def test_no_default_model_says_what_to_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub, "MANIFEST_PATH", write_manifest(tmp_path / "manifest.json", []))
     with pytest.raises(UnknownModelError, match="no released weights yet.*model.safetensors"):
         hub.default_model()
 
@@ -128,7 +134,10 @@ def test_unknown_name_lists_names_and_close_matches(
     assert f"Did you mean '{NAME}'" in message and f"Released models: {NAME}" in message
 
 
-def test_unknown_name_with_an_empty_manifest() -> None:
+def test_unknown_name_with_an_empty_manifest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub, "MANIFEST_PATH", write_manifest(tmp_path / "manifest.json", []))
     with pytest.raises(UnknownModelError, match="none in this pomai version yet.*hf-hub:"):
         pomai.load("pomai-msrs")
 
