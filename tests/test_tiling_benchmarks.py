@@ -29,11 +29,17 @@ def test_tiling_gap_reports_psnr_max_diff_and_border_error(
     tiling_gap: dict, trained_run: Path, make_pairs, tmp_path: Path
 ) -> None:
     data = make_pairs(tmp_path / "tno", ["a", "b"], (64, 72))
+    make_pairs(tmp_path / "tno", ["c"], (24, 32))  # fits in one tile: fused whole, exactly
     out = tmp_path / "gap.json"
     report = tiling_gap["main"](["--model", str(trained_run), "--data", str(data), "--tile", "32",
                                  "--border", "4", "--device", "cpu", "--json", str(out)])
     summary = report["summary"][f"{tmp_path.name}/tno"]
-    assert summary["pairs"] == 2
+    rows = report["pairs"][f"{tmp_path.name}/tno"]
+    assert summary["pairs"] == 3 and summary["tiled_pairs"] == 2
+    assert [r["tiled"] for r in rows] == [True, True, False]
+    tiled_psnr = [r["psnr_db"] for r in rows[:2]]
+    assert summary["psnr_db_mean"] == pytest.approx(sum(tiled_psnr) / 2)  # the exact one left out
+    assert summary["below_40_db"] == sum(p < 40 for p in tiled_psnr)
     assert summary["psnr_db_min"] > 0 and summary["max_abs_diff"] > 0
     assert summary["mae_border"] > 0 and summary["mae_interior"] >= 0
     assert json.loads(out.read_text())["summary"] == report["summary"]
