@@ -53,8 +53,8 @@ RELEASES: list[dict[str, Any]] = [
 ]
 
 
-def training_record(run: Path, hardware: str) -> dict[str, Any]:
-    exported = json.loads((run / "manifest_entry.json").read_text())
+def training_record(run: Path, exported: dict[str, Any], hardware: str) -> dict[str, Any]:
+    """The manifest's ``training`` field from the run's exported record."""
     record = exported["training"]
     s = record["settings"]
     budget = (
@@ -82,7 +82,7 @@ def entry(release: dict[str, Any], means: dict[str, dict[str, float]],
         "description": release["description"], "config": exported["config"],
         "inference_stage": exported["inference_stage"], "sha256": exported["sha256"],
         "size_bytes": exported["size_bytes"], "licence": LICENCE,
-        "training": training_record(run, release["hardware"]), "input": INPUT,
+        "training": training_record(run, exported, release["hardware"]), "input": INPUT,
         "metrics": {"code": "pomai.metrics (MATLAB conventions, docs/metrics.md); "
                             "min-max stretched output, whole images",
                     "command": eval_command,
