@@ -53,11 +53,12 @@ def seam_mask(height: int, width: int, tile: int, overlap: float, border: int) -
     return masks[0][:, None] | masks[1][None, :]
 
 
-def measure_pair(fuser: Any, ir: Path, vis: Path, tile: int, overlap: float, border: int
-                 ) -> dict[str, Any]:
+def measure_pair(fuser: Any, ir: Path, vis: Path, tile: int, overlap: float, border: int,
+                 image_statistics: bool = True) -> dict[str, Any]:
     pair = prepare_pair(ir, vis).to(fuser.device)
     whole = fuser.fuse_luminance(pair.ir, pair.vis_y)[0, 0].cpu()
-    tiled = fuser.fuse_luminance(pair.ir, pair.vis_y, tile=tile, overlap=overlap)[0, 0].cpu()
+    tiled = fuser.fuse_luminance(pair.ir, pair.vis_y, tile=tile, overlap=overlap,
+                                 image_statistics=image_statistics)[0, 0].cpu()
     error = (tiled - whole).abs()
     mse = float(error.square().mean())
     near = seam_mask(*whole.shape, tile, overlap, border)

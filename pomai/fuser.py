@@ -10,6 +10,7 @@ import torch
 from pomai.config import PoMAIConfig
 from pomai.hub import WeightsEntry, default_model, load_model, resolve
 from pomai.io import ImageInput, prepare_pair, restore
+from pomai.nn.image_statistics import ImageStatistics
 from pomai.nn.pomai import PoMAI
 from pomai.tiling import Blend, Tile, sliding_window
 
@@ -99,6 +100,7 @@ class Fuser:
         tile: Tile = None,
         overlap: float = 0.25,
         blend: Blend = "gaussian",
+        image_statistics: bool = True,
         progress: bool = False,
     ) -> Any:
         """Fuse an infrared image with a visible one; returns the visible input's kind.
@@ -112,11 +114,16 @@ class Fuser:
                 that side; ``"auto"`` picks the tile from free memory (whole image when it fits).
             overlap: fraction of a tile shared with its neighbours, in [0, 1).
             blend: ``"gaussian"`` or ``"linear"`` weighting of overlapping tiles.
+            image_statistics: when tiling, give every tile the whole image's channel-attention
+                statistics (two passes over the tiles: about twice the time, same memory);
+                False: each tile uses its own (one pass, further from the whole-image result).
+                docs/api.md, "Tiling", has the measured gap either way.
             progress: show a progress bar over the tiles.
         """
         pair = prepare_pair(ir, vis).to(self.device)
         fused = self.fuse_luminance(pair.ir, pair.vis_y, tile=tile, overlap=overlap,
-                                    blend=blend, progress=progress)
+                                    blend=blend, image_statistics=image_statistics,
+                                    progress=progress)
         return restore(fused, pair)
 
     @torch.inference_mode()
@@ -128,11 +135,13 @@ class Fuser:
         tile: Tile = None,
         overlap: float = 0.25,
         blend: Blend = "gaussian",
+        image_statistics: bool = True,
         progress: bool = False,
     ) -> torch.Tensor:
         """(B, 1, H, W) infrared and visible luminance in [0, 1] -> (B, 1, H, W) float32 fused.
 
         The tensor core of :meth:`fuse`, without input conversion; inputs move to the device.
+        Keyword arguments as for :meth:`fuse`.
         """
         stacked = torch.cat([ir, vis_y], dim=1).to(self.device, torch.float32)
 
@@ -143,6 +152,7 @@ class Fuser:
         return sliding_window(
             network, stacked, tile, overlap=overlap, blend=blend, progress=progress,
             bytes_per_pixel=bytes_per_pixel(self.config, self.dtype),
+            statistics=ImageStatistics() if image_statistics else None,
         ).float()
 
 

@@ -11,16 +11,23 @@ The stitched result and the weights live on the input's device, in float32.
 estimate of bytes per pixel, runs the whole image in one pass when it fits, and on an
 out-of-memory error halves the tile and starts again. Any other error propagates unchanged.
 
-Nothing here normalises anything: the caller normalises whole images before tiling.
+Nothing here normalises anything: the caller normalises whole images before tiling. Layers that
+reduce over all pixels can still see the whole image through ``statistics``: the windows run
+twice, once recording the image-wide reductions and once replaying them
+(:mod:`pomai.nn.image_statistics`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Literal
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Literal
 
 import torch
+
+if TYPE_CHECKING:
+    from pomai.nn.image_statistics import ImageStatistics
 
 Tile = int | Literal["auto"] | None
 Blend = Literal["gaussian", "linear"]
@@ -81,6 +88,7 @@ def sliding_window(
     overlap: float = 0.25,
     blend: Blend = "gaussian",
     bytes_per_pixel: float | None = None,
+    statistics: ImageStatistics | None = None,
     progress: bool = False,
 ) -> torch.Tensor:
     """Apply ``fn`` to ``inputs`` (B, C, H, W) window by window; returns (B, C_out, H, W).
@@ -88,16 +96,20 @@ def sliding_window(
     ``fn`` maps (B, C, h, w) to (B, C_out, h, w) for any window size. ``tile``: None runs the
     whole image in one call; an int is the window side; ``"auto"`` picks it from free memory
     using ``bytes_per_pixel`` (the peak memory of ``fn`` per pixel of one image). ``overlap``:
-    fraction of the tile shared by neighbouring windows, in [0, 1).
+    fraction of the tile shared by neighbouring windows, in [0, 1). ``statistics``: when the
+    image is tiled, run every window twice, recording the image-wide reductions of ``fn``'s
+    layers and then replaying them (:mod:`pomai.nn.image_statistics`); twice the compute.
     """
     if not 0.0 <= overlap < 1.0:
         raise ValueError(f"overlap is a fraction of the tile in [0, 1), got {overlap!r}")
     if tile == "auto":
-        return _auto(fn, inputs, overlap, blend, bytes_per_pixel, progress)
+        return _auto(fn, inputs, overlap, blend, bytes_per_pixel, statistics, progress)
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 1):
         raise ValueError(f"tile must be None, 'auto' or a positive int, got {tile!r}")
     try:
-        return fn(inputs) if tile is None else _tiled(fn, inputs, tile, overlap, blend, progress)
+        if tile is None:
+            return fn(inputs)
+        return _tiled(fn, inputs, tile, overlap, blend, statistics, progress)
     except Exception as err:
         if not is_out_of_memory(err):
             raise
@@ -149,6 +161,7 @@ def _auto(
     overlap: float,
     blend: Blend,
     bytes_per_pixel: float | None,
+    statistics: ImageStatistics | None,
     progress: bool,
 ) -> torch.Tensor:
     if bytes_per_pixel is None or bytes_per_pixel <= 0:
@@ -159,7 +172,7 @@ def _auto(
         try:
             if tile is None:
                 return fn(inputs)
-            return _tiled(fn, inputs, tile, overlap, blend, progress)
+            return _tiled(fn, inputs, tile, overlap, blend, statistics, progress)
         except Exception as err:
             if not is_out_of_memory(err):
                 raise
@@ -175,12 +188,22 @@ def _auto(
             tile = max(MIN_AUTO_TILE, current // 2)
 
 
+def owned_ranges(starts: list[int], size: int, length: int) -> list[tuple[int, int]]:
+    """Per window, the ``[begin, end)`` image rows (or columns) it owns: a partition of the axis.
+
+    Windows of ``size`` start at ``starts``; neighbours split their overlap at its middle.
+    """
+    cuts = [0, *((a + b + size) // 2 for a, b in zip(starts, starts[1:], strict=False)), length]
+    return list(zip(cuts, cuts[1:], strict=False))
+
+
 def _tiled(
     fn: Callable[[torch.Tensor], torch.Tensor],
     inputs: torch.Tensor,
     tile: int,
     overlap: float,
     blend: Blend,
+    statistics: ImageStatistics | None,
     progress: bool,
 ) -> torch.Tensor:
     from tqdm.auto import tqdm
@@ -188,16 +211,29 @@ def _tiled(
     b, _, h, w = inputs.shape
     th, tw = min(tile, h), min(tile, w)
     tops, lefts = window_starts(h, tile, overlap), window_starts(w, tile, overlap)
+    windows = [(top, left) for top in tops for left in lefts]
+    bar = tqdm(total=len(windows) * (1 if statistics is None else 2), desc="tiles",
+               disable=not progress, leave=False)
+    if statistics is not None:
+        owned = [(rows, cols) for rows in owned_ranges(tops, th, h)
+                 for cols in owned_ranges(lefts, tw, w)]
+        with statistics.recording():
+            for (top, left), ((r0, r1), (c0, c1)) in zip(windows, owned, strict=True):
+                statistics.set_owned_region(slice(r0 - top, r1 - top), slice(c0 - left, c1 - left))
+                fn(inputs[:, :, top : top + th, left : left + tw])
+                bar.update()
     weight = blend_window(th, tw, blend, overlap, inputs.device)
     total = torch.zeros((h, w), dtype=torch.float32, device=inputs.device)
     out: torch.Tensor | None = None
-    windows = [(top, left) for top in tops for left in lefts]
-    for top, left in tqdm(windows, desc="tiles", disable=not progress, leave=False):
-        window = inputs[:, :, top : top + th, left : left + tw]
-        result = fn(window).float()
-        if out is None:
-            out = torch.zeros((b, result.shape[1], h, w), dtype=torch.float32, device=inputs.device)
-        out[:, :, top : top + th, left : left + tw] += result * weight
-        total[top : top + th, left : left + tw] += weight
+    with nullcontext() if statistics is None else statistics.replaying():
+        for top, left in windows:
+            result = fn(inputs[:, :, top : top + th, left : left + tw]).float()
+            if out is None:
+                out = torch.zeros((b, result.shape[1], h, w), dtype=torch.float32,
+                                  device=inputs.device)
+            out[:, :, top : top + th, left : left + tw] += result * weight
+            total[top : top + th, left : left + tw] += weight
+            bar.update()
+    bar.close()
     assert out is not None
     return out / total

@@ -15,6 +15,7 @@ import pytest
 from fake_hub import FakeHub, install_bundled_only, manifest_entry, write_manifest
 from PIL import Image
 
+import pomai
 from pomai import hub
 from pomai.cli import main
 
@@ -59,6 +60,22 @@ def test_fuse_one_pair(trained_weights: Path, tmp_path: Path) -> None:
     with Image.open(out) as fused:
         assert fused.mode == "RGB" and fused.size == (28, 24)
     assert os.listdir(out.parent) == ["fused.png"]  # no temporary file left
+
+
+def test_fuse_tile_statistics_flag(trained_weights: Path, tmp_path: Path) -> None:
+    """Tiles use the image's statistics by default; --tile-statistics gives each its own."""
+    _image((40, 44), 0).save(tmp_path / "ir.png")
+    _image((40, 44), 1).save(tmp_path / "vis.png")
+    fuser = pomai.load(trained_weights, device="cpu")
+    for flags, image_statistics in (([], True), (["--tile-statistics"], False)):
+        out = tmp_path / f"{image_statistics}.png"
+        assert main(["fuse", str(tmp_path / "ir.png"), str(tmp_path / "vis.png"), "-o", str(out),
+                     "--model", str(trained_weights), "--tile", "24", "--device", "cpu",
+                     "--no-progress", *flags]) == 0
+        expected = fuser.fuse(tmp_path / "ir.png", tmp_path / "vis.png", tile=24,
+                              image_statistics=image_statistics)
+        with Image.open(out) as written:
+            assert np.array_equal(np.asarray(written), np.asarray(expected))
 
 
 def test_fuse_folders_skips_bad_pairs_and_exits_non_zero(

@@ -31,6 +31,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--tile", type=_tile, default=None,
                         help="'auto' or a tile side in pixels (default: whole image)")
     parser.add_argument("--overlap", type=float, default=0.25, help="tile overlap fraction")
+    parser.add_argument("--tile-statistics", action="store_true",
+                        help="each tile uses its own channel statistics: one pass over the "
+                             "tiles instead of two, further from the whole-image result")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     parser.add_argument("--half", action="store_true", help="float16 (CUDA only)")
     parser.add_argument("--revision", help="Hub revision of the model")
@@ -77,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     for ir, vis, out in tqdm(jobs, desc="fusing", unit="pair", disable=not show or len(jobs) < 2):
         try:
             fused = fuser.fuse(ir, vis, tile=args.tile, overlap=args.overlap,
+                               image_statistics=not args.tile_statistics,
                                progress=show and len(jobs) == 1)
             atomic_write_image(fused, out)
             written += 1

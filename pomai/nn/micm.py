@@ -7,10 +7,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from pomai.config import PoMAIConfig
+from pomai.nn.image_statistics import reduce_pixels
 
 
 class ChannelAttention(nn.Module):
-    """CBAM channel gate: ``x * sigmoid(MLP(avgpool(x)) + MLP(maxpool(x)))``. (B,C,H,W) -> same."""
+    """CBAM channel gate: ``x * sigmoid(MLP(avgpool(x)) + MLP(maxpool(x)))``. (B,C,H,W) -> same.
+
+    The pooling goes through :func:`reduce_pixels`, so tiled inference can pool the whole image.
+    """
 
     def __init__(self, channels: int, reduction: int) -> None:
         super().__init__()
@@ -20,9 +24,16 @@ class ChannelAttention(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = torch.cat([x.mean(dim=(2, 3), keepdim=True), x.amax(dim=(2, 3), keepdim=True)])
+        total, count, peak = reduce_pixels(self, x, _sum_count_max, ("sum", "sum", "max"))
+        pooled = torch.cat([(total / count).to(x.dtype), peak])[..., None, None]
         avg, mx = self.mlp(pooled).chunk(2, dim=0)
         return x * torch.sigmoid(avg + mx)
+
+
+def _sum_count_max(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(B, C, L) -> float32 sums (B, C), pixel count (1,) and maxima (B, C) over L."""
+    count = torch.full((1,), x.shape[-1], dtype=torch.float32, device=x.device)
+    return x.sum(dim=-1, dtype=torch.float32), count, x.amax(dim=-1)
 
 
 class SpatialAttention(nn.Module):

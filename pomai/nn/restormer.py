@@ -6,7 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pomai.nn.image_statistics import reduce_pixels
 from pomai.nn.layernorm import ChannelLayerNorm
+
+NORM_EPS = 1e-12
 
 
 class MDTA(nn.Module):
@@ -14,6 +17,8 @@ class MDTA(nn.Module):
 
     ``q, k, v = DW3x3(Conv1x1(x))``; per head ``A = softmax(norm(q) norm(k)^T * tau)``
     of size (C/h, C/h); ``out = Conv1x1(A v)``. Shapes: (B, C, H, W) -> (B, C, H, W).
+    The sums over pixels behind ``A`` go through :func:`reduce_pixels`, so tiled inference
+    can use the whole image's (:mod:`pomai.nn.image_statistics`).
     """
 
     def __init__(self, channels: int, heads: int, bias: bool) -> None:
@@ -29,21 +34,35 @@ class MDTA(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, c, h, w = x.shape
         qkv = self.qkv_dwconv(self.qkv(x))
-        q, k, v = (t.reshape(b, self.heads, c // self.heads, h * w) for t in qkv.chunk(3, dim=1))
-        if q.dtype == torch.float16:  # sums over all pixels overflow float16's range
-            q, k = q.float(), k.float()
-        # norm(q) norm(k)^T == (q k^T) / (|q| |k|^T): the norms come from the diagonals of two
-        # more small Gram matrices instead of normalised copies of q and k (fewer memory passes).
-        q_norm = _row_norms(q)
-        k_norm = _row_norms(k)
-        scores = (q @ k.transpose(-2, -1)) / (q_norm[..., :, None] * k_norm[..., None, :])
+        gram, q_squared, k_squared = reduce_pixels(
+            self, qkv, self._query_key_sums, ("sum", "sum", "sum")
+        )
+        # norm(q) norm(k)^T == (q k^T) / (|q| |k|^T), as F.normalize with eps 1e-12.
+        q_norm = q_squared.clamp_min(0).sqrt().clamp_min(NORM_EPS)
+        k_norm = k_squared.clamp_min(0).sqrt().clamp_min(NORM_EPS)
+        scores = gram / (q_norm[..., :, None] * k_norm[..., None, :])
+        v = qkv[:, 2 * c :].reshape(b, self.heads, c // self.heads, h * w)
         attn = (scores * self.temperature).softmax(dim=-1).to(v.dtype)
         return self.project_out((attn @ v).reshape(b, c, h, w))
 
+    def _query_key_sums(
+        self, qkv: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, 3C, L) -> per head q k^T (B, h, C/h, C/h) and squared row norms of q and k.
 
-def _row_norms(x: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
-    """(..., n, L) -> (..., n) L2 norms of the rows, clamped below at ``eps`` (as F.normalize)."""
-    return (x @ x.transpose(-2, -1)).diagonal(dim1=-2, dim2=-1).clamp_min(0).sqrt().clamp_min(eps)
+        The squared norms are the diagonals of two more small Gram matrices rather than sums
+        over squared copies of q and k (fewer memory passes).
+        """
+        b, c3, length = qkv.shape
+        q, k, _ = (t.reshape(b, self.heads, c3 // 3 // self.heads, length)
+                   for t in qkv.chunk(3, dim=1))
+        if q.dtype == torch.float16:  # sums over all pixels overflow float16's range
+            q, k = q.float(), k.float()
+        return (
+            q @ k.transpose(-2, -1),
+            (q @ q.transpose(-2, -1)).diagonal(dim1=-2, dim2=-1),
+            (k @ k.transpose(-2, -1)).diagonal(dim1=-2, dim2=-1),
+        )
 
 
 class GDFN(nn.Module):

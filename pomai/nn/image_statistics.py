@@ -1,0 +1,122 @@
+"""Image-wide statistics for tiled inference: record pixel reductions over tiles, then replay.
+
+Two kinds of layer reduce over every pixel of the image: MDTA's channel attention (Gram matrix
+and norms of its queries and keys) and MICM's channel gate (per-channel mean and max). A tile
+on its own sees only its own pixels. With an :class:`ImageStatistics` active, tiled inference
+runs the tiles twice:
+
+1. **recording**: each layer computes with its tile's own reductions (as without statistics),
+   and adds the reductions over the pixels the tile *owns* to the image totals. Owned regions
+   partition the image, so every pixel is counted once.
+2. **replaying**: each layer uses the image totals instead of its tile's.
+
+For the first image-wide layer the totals are exact. Deeper layers' totals come from features
+of the recording pass, which were themselves computed with tile statistics, so they are close
+to but not equal to the whole-image ones. Outside tiled inference nothing is active and every
+layer reduces over its input, which is the whole image.
+
+Layers call :func:`reduce_pixels`; they never see which mode is running.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Literal
+
+import torch
+from torch import nn
+
+Combine = Literal["sum", "max"]
+Reduction = Callable[[torch.Tensor], tuple[torch.Tensor, ...]]
+Region = tuple[slice, slice]
+
+_ACTIVE: ContextVar[ImageStatistics | None] = ContextVar("pomai_image_statistics", default=None)
+
+
+class ImageStatistics:
+    """Image totals of every image-wide reduction, keyed by the layer that makes it."""
+
+    def __init__(self) -> None:
+        self._totals: dict[nn.Module, tuple[torch.Tensor, ...]] = {}  # float32
+        self._dtypes: dict[nn.Module, tuple[torch.dtype, ...]] = {}
+        self._replaying = False
+        self._region: Region = (slice(None), slice(None))
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """Activate for the recording pass (clears earlier totals)."""
+        self._totals.clear()
+        self._dtypes.clear()
+        self._replaying = False
+        with self._active():
+            yield
+
+    @contextmanager
+    def replaying(self) -> Iterator[None]:
+        """Activate for the replaying pass: layers get the recorded image totals."""
+        if not self._totals:
+            raise RuntimeError("nothing recorded: run the recording pass over every tile first")
+        self._replaying = True
+        with self._active():
+            yield
+
+    def set_owned_region(self, rows: slice, cols: slice) -> None:
+        """The pixels of the next window that the recording pass counts, in window coordinates."""
+        self._region = (rows, cols)
+
+    @contextmanager
+    def _active(self) -> Iterator[None]:
+        token = _ACTIVE.set(self)
+        try:
+            yield
+        finally:
+            _ACTIVE.reset(token)
+
+    def _reduce(
+        self,
+        owner: nn.Module,
+        x: torch.Tensor,
+        reduction: Reduction,
+        combine: tuple[Combine, ...],
+    ) -> tuple[torch.Tensor, ...]:
+        if self._replaying:
+            if owner not in self._totals:
+                raise RuntimeError(f"no totals recorded for {type(owner).__name__}")
+            totals, dtypes = self._totals[owner], self._dtypes[owner]
+            return tuple(t.to(d) for t, d in zip(totals, dtypes, strict=True))
+        rows, cols = self._region
+        owned_reduced = reduction(x[..., rows, cols].flatten(-2))
+        self._dtypes[owner] = tuple(r.dtype for r in owned_reduced)
+        owned = tuple(r.float() for r in owned_reduced)
+        if owner in self._totals:
+            owned = tuple(
+                torch.add(a, b) if how == "sum" else torch.maximum(a, b)
+                for a, b, how in zip(self._totals[owner], owned, combine, strict=True)
+            )
+        self._totals[owner] = owned
+        return reduction(x.flatten(-2))
+
+
+def reduce_pixels(
+    owner: nn.Module,
+    x: torch.Tensor,
+    reduction: Reduction,
+    combine: tuple[Combine, ...],
+) -> tuple[torch.Tensor, ...]:
+    """``reduction`` over the pixels of ``x`` (..., H, W): of this input, or of the whole image.
+
+    Args:
+        owner: the layer making the reduction (one reduction per layer per forward).
+        x: (..., H, W) the layer's map.
+        reduction: maps (..., H·W) to a tuple of tensors, each a sum or a max over the last dim.
+        combine: for each result, how tiles combine: ``"sum"`` or ``"max"``.
+    Returns:
+        ``reduction(x)`` when no tiled inference is recording or replaying, or while recording;
+        the image totals while replaying.
+    """
+    statistics = _ACTIVE.get()
+    if statistics is None:
+        return reduction(x.flatten(-2))
+    return statistics._reduce(owner, x, reduction, combine)

@@ -1,0 +1,66 @@
+"""pomai.nn.image_statistics: tiles recorded over owned regions give the image's reductions."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from pomai.nn.image_statistics import ImageStatistics, reduce_pixels
+from pomai.nn.micm import ChannelAttention
+from pomai.nn.restormer import MDTA
+from pomai.tiling import owned_ranges, window_starts
+
+SIZE, TILE, OVERLAP = 40, 24, 0.25
+
+
+def _record(layer: torch.nn.Module, x: torch.Tensor) -> ImageStatistics:
+    """The recording pass of tiled inference over ``x`` (B, C, SIZE, SIZE), for one layer."""
+    statistics = ImageStatistics()
+    starts = window_starts(SIZE, TILE, OVERLAP)
+    owned = owned_ranges(starts, TILE, SIZE)
+    with statistics.recording():
+        for top, (r0, r1) in zip(starts, owned, strict=True):
+            for left, (c0, c1) in zip(starts, owned, strict=True):
+                statistics.set_owned_region(slice(r0 - top, r1 - top), slice(c0 - left, c1 - left))
+                layer(x[..., top : top + TILE, left : left + TILE])
+    return statistics
+
+
+@torch.no_grad()
+def test_replayed_mdta_attention_is_the_whole_image_one() -> None:
+    """The first image-wide layer: replayed totals are exact, so a window's output equals the
+    whole-image output there (but for the 1 px its 3×3 depth-wise convolution pads)."""
+    torch.manual_seed(0)
+    mdta = MDTA(8, 2, bias=False).eval()
+    x = torch.randn(2, 8, SIZE, SIZE)
+    whole = mdta(x)
+    window = (..., slice(8, 8 + TILE), slice(8, 8 + TILE))
+    inner = (..., slice(1, -1), slice(1, -1))
+    statistics = _record(mdta, x)
+    with statistics.replaying():
+        replayed = mdta(x[window])
+    torch.testing.assert_close(replayed[inner], whole[window][inner], rtol=1e-4, atol=1e-5)
+    own = mdta(x[window])  # the tile's own statistics: visibly different
+    assert float((own[inner] - whole[window][inner]).abs().max()) > 1e-2
+
+
+@torch.no_grad()
+def test_replayed_channel_gate_pools_the_whole_image() -> None:
+    torch.manual_seed(0)
+    gate = ChannelAttention(8, 2).eval()
+    x = torch.randn(2, 8, SIZE, SIZE)
+    x[0, 3, 35, 2] = 9.0  # a maximum outside the replayed window
+    window = (..., slice(0, TILE), slice(8, 8 + TILE))
+    statistics = _record(gate, x)
+    with statistics.replaying():
+        replayed = gate(x[window])
+    torch.testing.assert_close(replayed, gate(x)[window], rtol=1e-5, atol=1e-6)
+
+
+def test_reductions_are_plain_outside_tiled_inference_and_replay_needs_a_recording() -> None:
+    layer = torch.nn.Identity()
+    x = torch.randn(2, 3, 5, 7)
+    (total,) = reduce_pixels(layer, x, lambda t: (t.sum(-1),), ("sum",))
+    torch.testing.assert_close(total, x.sum(dim=(2, 3)))
+    with pytest.raises(RuntimeError, match="recording pass"), ImageStatistics().replaying():
+        pass
