@@ -2,10 +2,13 @@
 gap per shipped checkpoint").
 
     python benchmarks/tiling_gap.py --model NAME_OR_PATH [--tile 256] [--overlap 0.25]
-        [--pairs 20] [--border 16] [--data DIR ...] [--json OUT.json]
+        [--pairs 20] [--border 16] [--data DIR ...] [--tile-statistics] [--json OUT.json]
 
 PoMAI has global operations (MDTA channel attention, NGMM hashing and MICM channel attention
-over all pixels), so a tile sees different statistics than the whole image. For each pair this
+over all pixels), so a tile sees different statistics than the whole image. By default tiled
+fusion gives every tile the whole image's MDTA and MICM statistics (two passes over the tiles,
+pomai.nn.image_statistics); ``--tile-statistics`` measures the one-pass mode in which each tile
+uses its own. NGMM's hashing groups pixels within a tile either way. For each pair this
 fuses the luminance whole and tiled and reports, per data folder: PSNR of tiled against whole
 (peak 1), the largest absolute difference, and the mean absolute error within ``--border`` px of
 an inner tile edge (a seam) against the error elsewhere. The goal of issue 3 is PSNR >= 40 dB
@@ -96,11 +99,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def markdown(model: str, tile: int, overlap: float, border: int,
+def markdown(model: str, tile: int, overlap: float, border: int, statistics: str,
              results: dict[str, dict[str, Any]]) -> str:
     lines = [
-        f"Model `{model}`, tile {tile}, overlap {overlap}, border {border} px "
-        "(`python benchmarks/tiling_gap.py`).",
+        f"Model `{model}`, tile {tile}, overlap {overlap}, border {border} px, {statistics} "
+        "statistics (`python benchmarks/tiling_gap.py`).",
         "",
         "| data | pairs (tiled) | PSNR mean / min over tiled pairs (dB) | tiled pairs < 40 dB | "
         "max abs diff | MAE border | MAE interior | border / interior |",
@@ -135,6 +138,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--tile", type=int, default=256)
     parser.add_argument("--overlap", type=float, default=0.25)
     parser.add_argument("--border", type=int, default=16, help="px either side of a seam")
+    parser.add_argument("--tile-statistics", action="store_true",
+                        help="each tile uses its own channel statistics (one pass), instead of "
+                             "the whole image's (two passes, the default)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", type=Path, help="write per-pair rows and summaries here")
     args = parser.parse_args(argv)
@@ -143,16 +149,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results, rows_by_data = {}, {}
     for folder in args.data:
         pairs = find_pairs(folder)[: args.pairs]
-        rows = [measure_pair(fuser, ir, vis, args.tile, args.overlap, args.border)
+        rows = [measure_pair(fuser, ir, vis, args.tile, args.overlap, args.border,
+                             image_statistics=not args.tile_statistics)
                 for ir, vis in pairs]
         shared = _shared_data().resolve()
         name = (str(folder.resolve().relative_to(shared)) if folder.resolve().is_relative_to(shared)
                 else f"{folder.parent.name}/{folder.name}")
         results[name], rows_by_data[name] = summarise(rows), rows
-    print(markdown(str(args.model), args.tile, args.overlap, args.border, results))
+    statistics = "tile" if args.tile_statistics else "image"
+    print(markdown(str(args.model), args.tile, args.overlap, args.border, statistics, results))
     report = {"model": str(args.model), "tile": args.tile, "overlap": args.overlap,
-              "border": args.border, "device": str(fuser.device), "summary": results,
-              "pairs": rows_by_data}
+              "border": args.border, "statistics": statistics, "device": str(fuser.device),
+              "summary": results, "pairs": rows_by_data}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1) + "\n")

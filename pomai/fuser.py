@@ -115,7 +115,7 @@ class Fuser:
             overlap: fraction of a tile shared with its neighbours, in [0, 1).
             blend: ``"gaussian"`` or ``"linear"`` weighting of overlapping tiles.
             image_statistics: when tiling, give every tile the whole image's channel-attention
-                statistics (two passes over the tiles: about twice the time, same memory);
+                statistics (three passes over the tiles: about 3× the time, same memory);
                 False: each tile uses its own (one pass, further from the whole-image result).
                 docs/api.md, "Tiling", has the measured gap either way.
             progress: show a progress bar over the tiles.

@@ -91,7 +91,8 @@ def entry(release: dict[str, Any], means: dict[str, dict[str, float]],
     }
     if tiling is not None:
         raw["tiling"] = {"tile": tiling["tile"], "overlap": tiling["overlap"],
-                         "border_px": tiling["border"], "command": tiling["command"],
+                         "border_px": tiling["border"], "statistics": tiling["statistics"],
+                         "command": tiling["command"],
                          "gap": tiling["summary"]}
     return raw
 

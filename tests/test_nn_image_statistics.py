@@ -13,16 +13,18 @@ from pomai.tiling import owned_ranges, window_starts
 SIZE, TILE, OVERLAP = 40, 24, 0.25
 
 
-def _record(layer: torch.nn.Module, x: torch.Tensor) -> ImageStatistics:
-    """The recording pass of tiled inference over ``x`` (B, C, SIZE, SIZE), for one layer."""
+def _record(layer: torch.nn.Module, x: torch.Tensor, passes: int = 1) -> ImageStatistics:
+    """The recording passes of tiled inference over ``x`` (B, C, SIZE, SIZE)."""
     statistics = ImageStatistics()
     starts = window_starts(SIZE, TILE, OVERLAP)
     owned = owned_ranges(starts, TILE, SIZE)
-    with statistics.recording():
-        for top, (r0, r1) in zip(starts, owned, strict=True):
-            for left, (c0, c1) in zip(starts, owned, strict=True):
-                statistics.set_owned_region(slice(r0 - top, r1 - top), slice(c0 - left, c1 - left))
-                layer(x[..., top : top + TILE, left : left + TILE])
+    for _ in range(passes):
+        with statistics.recording():
+            for top, (r0, r1) in zip(starts, owned, strict=True):
+                for left, (c0, c1) in zip(starts, owned, strict=True):
+                    statistics.set_owned_region(slice(r0 - top, r1 - top),
+                                                slice(c0 - left, c1 - left))
+                    layer(x[..., top : top + TILE, left : left + TILE])
     return statistics
 
 
@@ -42,6 +44,25 @@ def test_replayed_mdta_attention_is_the_whole_image_one() -> None:
     torch.testing.assert_close(replayed[inner], whole[window][inner], rtol=1e-4, atol=1e-5)
     own = mdta(x[window])  # the tile's own statistics: visibly different
     assert float((own[inner] - whole[window][inner]).abs().max()) > 1e-2
+
+
+@torch.no_grad()
+def test_a_second_recording_pass_makes_the_next_layer_exact() -> None:
+    """Two MDTA layers: the second one's totals come from the first one's output, which the
+    first recording pass computed with tile statistics (approximate) and the second with the
+    image's (exact on owned pixels, 3 px from any window edge: more than the 2 px halo)."""
+    torch.manual_seed(0)
+    layers = torch.nn.Sequential(MDTA(8, 2, bias=False), MDTA(8, 2, bias=False)).eval()
+    x = torch.randn(1, 8, SIZE, SIZE)
+    whole = layers(x)
+    window = (..., slice(16, 16 + TILE), slice(0, TILE))
+    inner = (..., slice(2, -2), slice(2, -2))
+    error = {}
+    for passes in (1, 2):
+        statistics = _record(layers, x, passes)
+        with statistics.replaying():
+            error[passes] = float((layers(x[window])[inner] - whole[window][inner]).abs().max())
+    assert error[2] < 1e-6 and error[1] > 1e-5  # measured 2.2e-8 and 1.4e-4
 
 
 @torch.no_grad()

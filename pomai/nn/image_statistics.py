@@ -3,17 +3,19 @@
 Two kinds of layer reduce over every pixel of the image: MDTA's channel attention (Gram matrix
 and norms of its queries and keys) and MICM's channel gate (per-channel mean and max). A tile
 on its own sees only its own pixels. With an :class:`ImageStatistics` active, tiled inference
-runs the tiles twice:
+runs the tiles several times:
 
-1. **recording**: each layer computes with its tile's own reductions (as without statistics),
-   and adds the reductions over the pixels the tile *owns* to the image totals. Owned regions
-   partition the image, so every pixel is counted once.
-2. **replaying**: each layer uses the image totals instead of its tile's.
+1. **recording** passes: each layer adds its reductions over the pixels the tile *owns* to new
+   image totals (owned regions partition the image, so every pixel is counted once). The first
+   recording pass computes with each tile's own reductions; every later one computes with the
+   totals of the pass before.
+2. a **replaying** pass: each layer uses the last image totals instead of its tile's.
 
-For the first image-wide layer the totals are exact. Deeper layers' totals come from features
-of the recording pass, which were themselves computed with tile statistics, so they are close
-to but not equal to the whole-image ones. Outside tiled inference nothing is active and every
-layer reduces over its input, which is the whole image.
+After one recording pass the first image-wide layer's totals are exact, but deeper layers'
+totals come from features that tile statistics shaped. Each further pass makes one more layer
+exact (on owned pixels far enough from the window edges) and brings the others closer; the
+measured gaps are in docs/api.md. Outside tiled inference nothing is active and every layer
+reduces over its input, which is the whole image.
 
 Layers call :func:`reduce_pixels`; they never see which mode is running.
 """
@@ -41,24 +43,27 @@ class ImageStatistics:
     def __init__(self) -> None:
         self._totals: dict[nn.Module, tuple[torch.Tensor, ...]] = {}  # float32
         self._dtypes: dict[nn.Module, tuple[torch.dtype, ...]] = {}
-        self._replaying = False
+        self._recorded: dict[nn.Module, tuple[torch.Tensor, ...]] | None = None
         self._region: Region = (slice(None), slice(None))
 
     @contextmanager
     def recording(self) -> Iterator[None]:
-        """Activate for the recording pass (clears earlier totals)."""
-        self._totals.clear()
-        self._dtypes.clear()
-        self._replaying = False
-        with self._active():
-            yield
+        """Activate for a recording pass: layers compute with the totals of the previous
+        recording pass if there was one (else with their tile's own reductions) and add their
+        owned reductions to new totals, which replace the old ones at the end of the pass."""
+        self._recorded = {}
+        try:
+            with self._active():
+                yield
+            self._totals = self._recorded
+        finally:
+            self._recorded = None
 
     @contextmanager
     def replaying(self) -> Iterator[None]:
         """Activate for the replaying pass: layers get the recorded image totals."""
         if not self._totals:
             raise RuntimeError("nothing recorded: run the recording pass over every tile first")
-        self._replaying = True
         with self._active():
             yield
 
@@ -81,22 +86,23 @@ class ImageStatistics:
         reduction: Reduction,
         combine: tuple[Combine, ...],
     ) -> tuple[torch.Tensor, ...]:
-        if self._replaying:
+        if self._recorded is not None:
+            rows, cols = self._region
+            reduced = reduction(x[..., rows, cols].flatten(-2))
+            self._dtypes[owner] = tuple(r.dtype for r in reduced)
+            owned = tuple(r.float() for r in reduced)
+            if owner in self._recorded:
+                owned = tuple(
+                    torch.add(a, b) if how == "sum" else torch.maximum(a, b)
+                    for a, b, how in zip(self._recorded[owner], owned, combine, strict=True)
+                )
+            self._recorded[owner] = owned
             if owner not in self._totals:
-                raise RuntimeError(f"no totals recorded for {type(owner).__name__}")
-            totals, dtypes = self._totals[owner], self._dtypes[owner]
-            return tuple(t.to(d) for t, d in zip(totals, dtypes, strict=True))
-        rows, cols = self._region
-        owned_reduced = reduction(x[..., rows, cols].flatten(-2))
-        self._dtypes[owner] = tuple(r.dtype for r in owned_reduced)
-        owned = tuple(r.float() for r in owned_reduced)
-        if owner in self._totals:
-            owned = tuple(
-                torch.add(a, b) if how == "sum" else torch.maximum(a, b)
-                for a, b, how in zip(self._totals[owner], owned, combine, strict=True)
-            )
-        self._totals[owner] = owned
-        return reduction(x.flatten(-2))
+                return reduction(x.flatten(-2))
+        elif owner not in self._totals:
+            raise RuntimeError(f"no totals recorded for {type(owner).__name__}")
+        totals, dtypes = self._totals[owner], self._dtypes[owner]
+        return tuple(t.to(d) for t, d in zip(totals, dtypes, strict=True))
 
 
 def reduce_pixels(
