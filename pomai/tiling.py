@@ -220,9 +220,10 @@ def _tiled(
     th, tw = min(tile, h), min(tile, w)
     tops, lefts = window_starts(h, tile, overlap), window_starts(w, tile, overlap)
     windows = [(top, left) for top in tops for left in lefts]
-    bar = tqdm(total=len(windows) * (1 if statistics is None else 1 + recording_passes),
-               desc="tiles",
-               disable=not progress, leave=False)
+    if len(windows) == 1:
+        statistics = None  # the one window is the whole image: its own statistics are exact
+    passes = 1 if statistics is None else 1 + recording_passes
+    bar = tqdm(total=len(windows) * passes, desc="tiles", disable=not progress, leave=False)
     if statistics is not None:
         owned = [(rows, cols) for rows in owned_ranges(tops, th, h)
                  for cols in owned_ranges(lefts, tw, w)]

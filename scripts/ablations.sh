@@ -9,8 +9,10 @@
 # compares the variants at equal budget, it does not reproduce the released checkpoint.
 # Resumable: rerunning continues an interrupted variant and skips finished ones.
 #
-# Writes runs/ablation-<variant>/ (run records) and docs/results/ablations/ (table.md,
-# results.csv, results.json) from `pomai eval` on the 20 full-resolution MSRS test pairs.
+# Writes runs/ablation-<variant>/ (run records), docs/results/ablations/val_table.md (the
+# validation metrics each run logged after its last epoch, scripts/ablation_table.py), and
+# docs/results/ablations/{table.md,results.csv,results.json} from `pomai eval` on the 20
+# full-resolution MSRS test pairs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/data}
@@ -35,6 +37,7 @@ for variant in "${VARIANTS[@]}"; do
     fi
 done
 
+python scripts/ablation_table.py
 models=()
 for variant in "${VARIANTS[@]}"; do
     models+=(--model "$variant=runs/ablation-$variant/model.safetensors")
