@@ -80,6 +80,10 @@ class Fuser:
         if stage not in (1, 2):
             raise ValueError(f"stage must be 1 or 2, got {stage!r}")
         self.model = model.eval().requires_grad_(False).to(device=self.device, dtype=self.dtype)
+        if self.device.type == "cpu":
+            # oneDNN's depth-wise convolutions and the channel LayerNorm are faster in NHWC
+            # (docs/performance.md, "Memory layout"); the outputs are the same.
+            self.model.to(memory_format=torch.channels_last)
         self.stage = stage
         self.source = source
         self.entry = entry
