@@ -205,6 +205,8 @@ class Trainer:
         self.phases = plan_phases(settings)
         torch.manual_seed(settings.seed)
         self.model = PoMAI(settings.model_config()).to(self.device)
+        if self.device.type == "cpu":
+            self.model.to(memory_format=torch.channels_last)  # faster oneDNN kernels
         self.loss = FusionLoss().to(self.device)
         augment = Augment(settings.crop, settings.flips, settings.zoom_prob, settings.zoom_max)
         names = None
