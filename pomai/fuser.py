@@ -82,7 +82,7 @@ class Fuser:
         self.model = model.eval().requires_grad_(False).to(device=self.device, dtype=self.dtype)
         if self.device.type == "cpu":
             # oneDNN's depth-wise convolutions and the channel LayerNorm are faster in NHWC
-            # (docs/performance.md, "Memory layout"); the outputs are the same.
+            # (docs/performance.md, "Profile"); the outputs are the same.
             self.model.to(memory_format=torch.channels_last)
         self.stage = stage
         self.source = source

@@ -33,7 +33,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--overlap", type=float, default=0.25, help="tile overlap fraction")
     parser.add_argument("--tile-statistics", action="store_true",
                         help="each tile uses its own channel statistics: one pass over the "
-                             "tiles instead of two, further from the whole-image result")
+                             "tiles instead of three, further from the whole-image result")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     parser.add_argument("--half", action="store_true", help="float16 (CUDA only)")
     parser.add_argument("--revision", help="Hub revision of the model")
