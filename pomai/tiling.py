@@ -13,7 +13,7 @@ out-of-memory error halves the tile and starts again. Any other error propagates
 
 Nothing here normalises anything: the caller normalises whole images before tiling. Layers that
 reduce over all pixels can still see the whole image through ``statistics``: the windows run
-twice, once recording the image-wide reductions and once replaying them
+in recording passes that sum the image-wide reductions, then once more replaying the totals
 (:mod:`pomai.nn.image_statistics`).
 """
 
