@@ -89,7 +89,6 @@ def sliding_window(
     blend: Blend = "gaussian",
     bytes_per_pixel: float | None = None,
     statistics: ImageStatistics | None = None,
-    recording_passes: int = 2,
     progress: bool = False,
 ) -> torch.Tensor:
     """Apply ``fn`` to ``inputs`` (B, C, H, W) window by window; returns (B, C_out, H, W).
@@ -98,24 +97,21 @@ def sliding_window(
     whole image in one call; an int is the window side; ``"auto"`` picks it from free memory
     using ``bytes_per_pixel`` (the peak memory of ``fn`` per pixel of one image). ``overlap``:
     fraction of the tile shared by neighbouring windows, in [0, 1). ``statistics``: when the
-    image is tiled, run the windows ``recording_passes`` times recording the image-wide
-    reductions of ``fn``'s layers (each pass computing with the previous pass's totals), then
-    once more replaying the last totals (:mod:`pomai.nn.image_statistics`): ``1 +
-    recording_passes`` times the compute of one pass.
+    image is tiled, run the windows ``statistics.recording_passes`` times recording the
+    image-wide reductions of ``fn``'s layers (each pass computing with the previous pass's
+    totals), then once more replaying the last totals (:mod:`pomai.nn.image_statistics`):
+    ``1 + recording_passes`` times the compute of one pass.
     """
-    if recording_passes < 1:
-        raise ValueError(f"recording_passes must be >= 1, got {recording_passes!r}")
     if not 0.0 <= overlap < 1.0:
         raise ValueError(f"overlap is a fraction of the tile in [0, 1), got {overlap!r}")
     if tile == "auto":
-        return _auto(fn, inputs, overlap, blend, bytes_per_pixel, statistics, recording_passes,
-                     progress)
+        return _auto(fn, inputs, overlap, blend, bytes_per_pixel, statistics, progress)
     if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < 1):
         raise ValueError(f"tile must be None, 'auto' or a positive int, got {tile!r}")
     try:
         if tile is None:
             return fn(inputs)
-        return _tiled(fn, inputs, tile, overlap, blend, statistics, recording_passes, progress)
+        return _tiled(fn, inputs, tile, overlap, blend, statistics, progress)
     except Exception as err:
         if not is_out_of_memory(err):
             raise
@@ -168,7 +164,6 @@ def _auto(
     blend: Blend,
     bytes_per_pixel: float | None,
     statistics: ImageStatistics | None,
-    recording_passes: int,
     progress: bool,
 ) -> torch.Tensor:
     if bytes_per_pixel is None or bytes_per_pixel <= 0:
@@ -179,7 +174,7 @@ def _auto(
         try:
             if tile is None:
                 return fn(inputs)
-            return _tiled(fn, inputs, tile, overlap, blend, statistics, recording_passes, progress)
+            return _tiled(fn, inputs, tile, overlap, blend, statistics, progress)
         except Exception as err:
             if not is_out_of_memory(err):
                 raise
@@ -211,7 +206,6 @@ def _tiled(
     overlap: float,
     blend: Blend,
     statistics: ImageStatistics | None,
-    recording_passes: int,
     progress: bool,
 ) -> torch.Tensor:
     from tqdm.auto import tqdm
@@ -222,12 +216,12 @@ def _tiled(
     windows = [(top, left) for top in tops for left in lefts]
     if len(windows) == 1:
         statistics = None  # the one window is the whole image: its own statistics are exact
-    passes = 1 if statistics is None else 1 + recording_passes
+    passes = 1 if statistics is None else 1 + statistics.recording_passes
     bar = tqdm(total=len(windows) * passes, desc="tiles", disable=not progress, leave=False)
     if statistics is not None:
         owned = [(rows, cols) for rows in owned_ranges(tops, th, h)
                  for cols in owned_ranges(lefts, tw, w)]
-        for _ in range(recording_passes):
+        for _ in range(statistics.recording_passes):
             with statistics.recording():
                 for (top, left), ((r0, r1), (c0, c1)) in zip(windows, owned, strict=True):
                     statistics.set_owned_region(slice(r0 - top, r1 - top),

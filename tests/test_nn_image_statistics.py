@@ -8,23 +8,15 @@ import torch
 from pomai.nn.image_statistics import ImageStatistics, reduce_pixels
 from pomai.nn.micm import ChannelAttention
 from pomai.nn.restormer import MDTA
-from pomai.tiling import owned_ranges, window_starts
+from pomai.tiling import sliding_window
 
 SIZE, TILE, OVERLAP = 40, 24, 0.25
 
 
 def _record(layer: torch.nn.Module, x: torch.Tensor, passes: int = 1) -> ImageStatistics:
     """The recording passes of tiled inference over ``x`` (B, C, SIZE, SIZE)."""
-    statistics = ImageStatistics()
-    starts = window_starts(SIZE, TILE, OVERLAP)
-    owned = owned_ranges(starts, TILE, SIZE)
-    for _ in range(passes):
-        with statistics.recording():
-            for top, (r0, r1) in zip(starts, owned, strict=True):
-                for left, (c0, c1) in zip(starts, owned, strict=True):
-                    statistics.set_owned_region(slice(r0 - top, r1 - top),
-                                                slice(c0 - left, c1 - left))
-                    layer(x[..., top : top + TILE, left : left + TILE])
+    statistics = ImageStatistics(recording_passes=passes)
+    sliding_window(layer, x, TILE, overlap=OVERLAP, statistics=statistics)
     return statistics
 
 

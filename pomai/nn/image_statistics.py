@@ -38,9 +38,15 @@ _ACTIVE: ContextVar[ImageStatistics | None] = ContextVar("pomai_image_statistics
 
 
 class ImageStatistics:
-    """Image totals of every image-wide reduction, keyed by the layer that makes it."""
+    """Image totals of every image-wide reduction, keyed by the layer that makes it.
 
-    def __init__(self) -> None:
+    ``recording_passes``: how many recording passes tiled inference runs before replaying.
+    """
+
+    def __init__(self, recording_passes: int = 2) -> None:
+        if recording_passes < 1:
+            raise ValueError(f"recording_passes must be >= 1, got {recording_passes!r}")
+        self.recording_passes = recording_passes
         self._totals: dict[nn.Module, tuple[torch.Tensor, ...]] = {}  # float32
         self._dtypes: dict[nn.Module, tuple[torch.dtype, ...]] = {}
         self._recorded: dict[nn.Module, tuple[torch.Tensor, ...]] | None = None
@@ -119,8 +125,8 @@ def reduce_pixels(
         reduction: maps (..., H·W) to a tuple of tensors, each a sum or a max over the last dim.
         combine: for each result, how tiles combine: ``"sum"`` or ``"max"``.
     Returns:
-        ``reduction(x)`` when no tiled inference is recording or replaying, or while recording;
-        the image totals while replaying.
+        ``reduction(x)`` when no tiled inference is active, or in the first recording pass;
+        the image totals of the previous recording pass otherwise.
     """
     statistics = _ACTIVE.get()
     if statistics is None:
