@@ -1,10 +1,12 @@
 """Peak memory and time of fusing one large pair, whole or tiled (docs/api.md, "Memory").
 
     python benchmarks/tiled_memory.py --model NAME_OR_PATH [--size 4096] [--tile auto]
-        [--device auto] [--pair IR VIS]
+        [--tile-statistics] [--device auto] [--pair IR VIS]
 
 The pair (default: the first MSRS sample pair under ../shared/data, or $POMAI_SHARED_DATA) is
-resized to ``size × size`` (bicubic) and its luminance fused once. Peak memory: on CUDA
+resized to ``size × size`` (bicubic) and fused once end to end, as a user would:
+``fuser.fuse(ir, vis)`` on the PIL images, colour visible image in, colour fused image out
+(tiles get the image's statistics unless ``--tile-statistics``). Peak memory: on CUDA
 ``torch.cuda.max_memory_allocated`` during the fusion; on the CPU the process's peak resident
 set (``ru_maxrss``), which also counts the model, the inputs and Python itself. The increase
 over a warmed-up model, per pixel of one window, is set against the ``tile="auto"`` estimate
@@ -30,7 +32,6 @@ sys.path.insert(0, str(ROOT))
 
 import pomai  # noqa: E402
 from pomai.fuser import bytes_per_pixel  # noqa: E402
-from pomai.io import prepare_pair  # noqa: E402
 from pomai.tiling import auto_tile  # noqa: E402
 
 
@@ -46,6 +47,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--model", required=True, help="released name, .safetensors or run dir")
     parser.add_argument("--size", type=int, default=4096)
     parser.add_argument("--tile", default="auto", help="'auto', 'none' or a tile side")
+    parser.add_argument("--tile-statistics", action="store_true",
+                        help="one pass, each tile with its own statistics (fuse(..., "
+                        "image_statistics=False))")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--pair", nargs=2, type=Path, metavar=("IR", "VIS"))
     args = parser.parse_args(argv)
@@ -55,7 +59,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ir_path, vis_path = args.pair or _default_pair()
     images = [Image.open(p).resize((args.size, args.size), Image.BICUBIC) for p in
               (ir_path, vis_path)]
-    pair = prepare_pair(*images).to(fuser.device)
     chosen = tile
     if tile == "auto":
         chosen = auto_tile(args.size, args.size, 1, bytes_per_pixel(fuser.config, fuser.dtype),
@@ -64,18 +67,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     fuser.fuse_luminance(warm, warm)
     baseline = _peak(fuser.device, reset=True)
     start = time.perf_counter()
-    fuser.fuse_luminance(pair.ir, pair.vis_y, tile=tile)
+    fuser.fuse(*images, tile=tile, image_statistics=not args.tile_statistics)
     peak = _peak(fuser.device)
     seconds = time.perf_counter() - start
     what = "CUDA max allocated" if fuser.device.type == "cuda" else "process peak RSS"
     pixels = (chosen if isinstance(chosen, int) else args.size) ** 2
     result = {"model": str(args.model), "size": args.size, "tile": args.tile,
-              "tile_used": chosen, "device": str(fuser.device), "seconds": round(seconds, 2),
+              "tile_used": chosen, "image_statistics": not args.tile_statistics,
+              "device": str(fuser.device), "seconds": round(seconds, 2),
               "peak_bytes": peak, "peak_kind": what, "peak_increase_bytes": peak - baseline,
               "bytes_per_pixel_measured": round((peak - baseline) / pixels),
               "bytes_per_pixel_estimate": bytes_per_pixel(fuser.config, fuser.dtype)}
-    print(f"{args.size}×{args.size}, tile {args.tile} (used: {chosen or 'whole image'}), "
-          f"{fuser.device}: {seconds:.1f} s, {what} {peak / 2**30:.2f} GiB "
+    statistics = "tile statistics" if args.tile_statistics else "image statistics"
+    print(f"{args.size}×{args.size}, tile {args.tile} (used: {chosen or 'whole image'}; "
+          f"{statistics}), {fuser.device}: {seconds:.1f} s, {what} {peak / 2**30:.2f} GiB "
           f"(+{(peak - baseline) / 2**20:.0f} MiB over the warmed model: "
           f"{result['bytes_per_pixel_measured']} B per window pixel, estimate "
           f"{result['bytes_per_pixel_estimate']:.0f})")

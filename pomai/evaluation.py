@@ -194,6 +194,17 @@ class Results:
             indent=1,
         )
 
+    def save(self, folder: str | Path) -> None:
+        """Write table.md, tables_by_dataset.md, results.csv and results.json (atomically)."""
+        from pomai.atomic import atomic_write_bytes
+
+        folder = Path(folder)
+        atomic_write_bytes((self.table() + "\n").encode(), folder / "table.md")
+        atomic_write_bytes((self.tables_by_dataset() + "\n").encode(),
+                           folder / "tables_by_dataset.md")
+        atomic_write_bytes(self.to_csv().encode(), folder / "results.csv")
+        atomic_write_bytes(self.to_json().encode(), folder / "results.json")
+
 
 def evaluate(
     methods: dict[str, Method],

@@ -45,10 +45,14 @@ def test_tiling_gap_reports_psnr_max_diff_and_border_error(
     assert json.loads(out.read_text())["summary"] == report["summary"]
 
 
-def test_tiled_memory_benchmark(trained_run: Path, make_pairs, tmp_path: Path) -> None:
+@pytest.mark.parametrize("one_pass", [False, True])
+def test_tiled_memory_benchmark(trained_run: Path, make_pairs, tmp_path: Path,
+                                one_pass: bool) -> None:
     data = make_pairs(tmp_path / "d", ["a"], (40, 40))
     main = runpy.run_path(str(BENCHMARKS / "tiled_memory.py"))["main"]
     result = main(["--model", str(trained_run), "--size", "96", "--tile", "48", "--device", "cpu",
-                   "--pair", str(data / "ir" / "a.png"), str(data / "vi" / "a.png")])
+                   "--pair", str(data / "ir" / "a.png"), str(data / "vi" / "a.png")]
+                  + ["--tile-statistics"] * one_pass)
     assert result["tile_used"] == 48 and result["peak_bytes"] > 0
+    assert result["image_statistics"] is not one_pass
     assert result["device"] == str(torch.device("cpu"))

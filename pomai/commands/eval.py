@@ -48,7 +48,6 @@ def model_label(name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pomai.atomic import atomic_write_bytes
     from pomai.evaluation import (
         baseline_methods,
         evaluate,
@@ -93,10 +92,5 @@ def run(args: argparse.Namespace) -> int:
     for failure in results.failures:
         print(f"skipped: {failure}", file=sys.stderr)
     if args.out:
-        atomic_write_bytes((results.table() + "\n").encode(), args.out / "table.md")
-        atomic_write_bytes(
-            (results.tables_by_dataset() + "\n").encode(), args.out / "tables_by_dataset.md"
-        )
-        atomic_write_bytes(results.to_csv().encode(), args.out / "results.csv")
-        atomic_write_bytes(results.to_json().encode(), args.out / "results.json")
+        results.save(args.out)
     return 1 if results.failures else 0
