@@ -48,6 +48,7 @@ def model_label(name: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pomai.allocator import keep_freed_memory
     from pomai.evaluation import (
         baseline_methods,
         evaluate,
@@ -58,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     from pomai.fuser import load
     from pomai.metrics import METRIC_NAMES
 
+    keep_freed_memory()  # a batch job like training: about 2× faster fusion, higher peak memory
     datasets = []
     for spec in args.datasets:
         label, _, folder = spec.rpartition("=") if "=" in spec else ("", "", spec)
