@@ -4,7 +4,7 @@
 #
 #   PoMAI (none), w/o NGMM, w/o CAMN, w/o MICM, w/o two stages (joint), w/o freezing (no_freeze)
 #
-# Budget: 10 + 3 epochs on 64×64 crops (lr halved every 5 epochs), about 13 minutes per variant
+# Budget: 10 + 3 epochs on 64×64 crops (lr halved every 5 epochs), 13–15 minutes per variant
 # on 2 cores, far below the released `msrs` run (40 + 10 epochs on 128×128 crops): the table
 # compares the variants at equal budget, it does not reproduce the released checkpoint.
 # Resumable: rerunning continues an interrupted variant and skips finished ones.
