@@ -67,6 +67,15 @@ def find_datasets(root: str | Path, name: str | None = None) -> list[Dataset]:
     return datasets
 
 
+def datasets_from_specs(specs: Iterable[str]) -> list[Dataset]:
+    """The datasets of command-line specs ``DIR`` or ``LABEL=DIR`` (LABEL names it in tables)."""
+    datasets = []
+    for spec in specs:
+        label, _, folder = spec.rpartition("=") if "=" in spec else ("", "", spec)
+        datasets += find_datasets(folder, name=label or None)
+    return datasets
+
+
 def _dataset_in(folder: Path, name: str) -> Dataset | None:
     children = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
     for ir, vis in ROLE_FOLDERS:

@@ -22,24 +22,27 @@ def script():
 
 
 def test_variants_are_the_stage_and_dtype_they_name(script, trained_run: Path) -> None:
-    made = script.fusers(str(trained_run), ["shipped", "stage1", "bfloat16"])
-    assert [(f.stage, f.dtype) for f in made.values()] == [
-        (2, torch.float32), (1, torch.float32), (2, torch.bfloat16)]
+    model = str(trained_run)  # exported at stage 2
+    made = script.fusers(model, ["stage1", "stage2", "bfloat16"])
+    assert {label: (f.stage, f.dtype) for label, f in made.items()} == {
+        f"{model} stage 1": (1, torch.float32),
+        f"{model} stage 2 (served)": (2, torch.float32),
+        f"{model} bfloat16 (stage 2)": (2, torch.bfloat16),
+    }
 
 
 def test_variants_evaluated_side_by_side(script, trained_run: Path, make_pairs,
                                          tmp_path: Path) -> None:
     data = make_pairs(tmp_path / "d", ["a", "b"], (40, 40))
-    model = str(trained_run)
-    results = script.main([str(data), "--model", model, "--out", str(tmp_path / "out"),
-                           "--no-progress", "--metrics", "SD,VIF"])
-    assert results.methods == [model, f"{model} stage 1", f"{model} bfloat16"]
+    results = script.main([f"mine={data}", "--model", str(trained_run), "--out",
+                           str(tmp_path / "out"), "--no-progress", "--metrics", "SD,VIF"])
+    assert len(results.methods) == 3 and results.datasets == ["mine"]
     assert results.metrics == ("SD", "VIF")
-    shipped, stage1, bf16 = (results.mean(m, "d")["SD"] for m in results.methods)
-    assert stage1 != shipped and bf16 != shipped  # three different networks' outputs
+    sds = [results.mean(m, "mine")["SD"] for m in results.methods]
+    assert len(set(sds)) == 3  # three different networks' outputs
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert set(saved["means"]) == set(results.methods)
-    assert np.isfinite(saved["means"][model]["d"]["VIF"])
+    assert all(np.isfinite(saved["means"][m]["mine"]["VIF"]) for m in results.methods)
     for name in ("table.md", "tables_by_dataset.md", "results.csv"):
         assert (tmp_path / "out" / name).is_file()
 

@@ -51,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
     from pomai.allocator import keep_freed_memory
     from pomai.evaluation import (
         baseline_methods,
+        datasets_from_specs,
         evaluate,
-        find_datasets,
         folder_method,
         model_method,
     )
@@ -60,10 +60,7 @@ def run(args: argparse.Namespace) -> int:
     from pomai.metrics import METRIC_NAMES
 
     keep_freed_memory()  # a batch job like training: about 2× faster fusion, higher peak memory
-    datasets = []
-    for spec in args.datasets:
-        label, _, folder = spec.rpartition("=") if "=" in spec else ("", "", spec)
-        datasets += find_datasets(folder, name=label or None)
+    datasets = datasets_from_specs(args.datasets)
     methods = {}
 
     def add(label: str, method: Any) -> None:
