@@ -20,6 +20,7 @@ def load(
     *,
     device: str | torch.device = "auto",
     dtype: torch.dtype | None = None,
+    stage: int | None = None,
     revision: str | None = None,
     cache_dir: str | os.PathLike | None = None,
     offline: bool | None = None,
@@ -32,6 +33,8 @@ def load(
         device: ``"auto"`` (CUDA when available, else CPU), or any torch device.
         dtype: None or ``torch.float32``; ``torch.float16`` on CUDA for half precision;
             ``torch.bfloat16`` (any device) as an opt-in (quality cost: docs/performance.md).
+        stage: None serves the stage stored with the weights; 1 or 2 overrides it for weights
+            trained in two stages (stage 1 skips MICM; docs/models.md compares both).
         revision: Hub revision (branch, tag or commit) instead of the manifest's pinned one;
             a ValueError for a model bundled without a Hub repository.
         cache_dir: Hub cache folder (default: huggingface_hub's, from HF_HOME / HF_HUB_CACHE).
@@ -44,9 +47,9 @@ def load(
         default_model() if name_or_path is None else name_or_path,
         revision=revision, cache_dir=cache_dir, offline=offline,
     )
-    model, stage = load_model(weights)
-    return Fuser(model, stage=stage, device=device, dtype=dtype, source=weights.source,
-                 entry=weights.entry)
+    model, stored_stage = load_model(weights)
+    return Fuser(model, stage=stored_stage if stage is None else stage, device=device,
+                 dtype=dtype, source=weights.source, entry=weights.entry)
 
 
 class Fuser:

@@ -43,11 +43,8 @@ RELEASES: list[dict[str, Any]] = [
         "name": "msrs",
         "aliases": ["msrs-tiny", "pomai-msrs"],
         "run": "runs/msrs-tiny",
-        "inference_stage": 1,
         "description": "PoMAI, narrow `tiny` configuration (C = 16, 35,519 parameters), "
-                       "infrared-visible, trained on MSRS in two stages and served at stage 1 "
-                       "(MICM skipped), which scores higher than stage 2 on MSRS and TNO "
-                       "(docs/models.md). The default: fast on a CPU.",
+                       "infrared-visible, trained on MSRS. The default: fast on a CPU.",
         "hardware": "steps 1-2060 on 2 CPU cores (11,567 s), steps 2061-3350 on one H200 GPU",
     },
     {
@@ -129,7 +126,8 @@ def entry(release: dict[str, Any], means: dict[str, dict[str, float]],
     exported = json.loads((run / "manifest_entry.json").read_text())
     bundled = check_bundled(release, exported)
     training = training_record(run, exported, release["hardware"])
-    training["exported_inference_stage"] = exported["inference_stage"]
+    if release.get("inference_stage", exported["inference_stage"]) != exported["inference_stage"]:
+        training["exported_inference_stage"] = exported["inference_stage"]
     rounded = {d: {m: round(v, 4) for m, v in ms.items()} for d, ms in means.items()}
     raw: dict[str, Any] = {
         "name": release["name"], "aliases": release["aliases"],

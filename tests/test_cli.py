@@ -62,6 +62,19 @@ def test_fuse_one_pair(trained_weights: Path, tmp_path: Path) -> None:
     assert os.listdir(out.parent) == ["fused.png"]  # no temporary file left
 
 
+def test_fuse_stage_flag(trained_weights: Path, tmp_path: Path) -> None:
+    _image((24, 28), 0).save(tmp_path / "ir.png")
+    _image((24, 28), 1).save(tmp_path / "vis.png")
+    out = tmp_path / "fused.png"
+    assert main(["fuse", str(tmp_path / "ir.png"), str(tmp_path / "vis.png"), "-o", str(out),
+                 "--model", str(trained_weights), "--stage", "1", "--device", "cpu",
+                 "--no-progress"]) == 0
+    expected = pomai.load(trained_weights, device="cpu", stage=1).fuse(
+        tmp_path / "ir.png", tmp_path / "vis.png")
+    with Image.open(out) as written:
+        assert np.array_equal(np.asarray(written), np.asarray(expected))
+
+
 def test_fuse_tile_statistics_flag(trained_weights: Path, tmp_path: Path) -> None:
     """Tiles use the image's statistics by default; --tile-statistics gives each its own."""
     _image((40, 44), 0).save(tmp_path / "ir.png")

@@ -44,6 +44,17 @@ def test_load_reads_config_and_stage_from_the_file(fuser: Fuser, trained_run: Pa
     assert pomai.load(trained_run).source == f"folder {trained_run}"
 
 
+def test_load_can_serve_the_other_stage(fuser: Fuser, trained_weights: Path) -> None:
+    stage1 = pomai.load(trained_weights, stage=1)
+    assert stage1.stage == 1
+    ir, vis = torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32)
+    expected = fuser.model(ir, vis, stage=1)
+    assert torch.allclose(stage1.fuse_luminance(ir, vis), expected, atol=1e-6)
+    assert not torch.allclose(fuser.fuse_luminance(ir, vis), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="stage must be 1 or 2"):
+        pomai.load(trained_weights, stage=3)
+
+
 def test_same_input_same_output(fuser: Fuser) -> None:
     ir, vis = torch.rand(1, 1, 40, 36), torch.rand(1, 3, 40, 36)
     assert torch.equal(fuser.fuse(ir, vis), fuser.fuse(ir, vis))

@@ -36,6 +36,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "tiles instead of three, further from the whole-image result")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
     parser.add_argument("--half", action="store_true", help="float16 (CUDA only)")
+    parser.add_argument("--stage", type=int, choices=(1, 2),
+                        help="serve this stage instead of the model's (1 skips MICM)")
     parser.add_argument("--revision", help="Hub revision of the model")
     parser.add_argument("--cache-dir", help="Hub cache folder")
     parser.add_argument("--offline", action="store_true", help="never use the network")
@@ -66,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         jobs, failures = _plan(args.ir, args.vis, args.out)
         fuser = load(
             args.model, device=args.device, dtype=torch.float16 if args.half else None,
-            revision=args.revision, cache_dir=args.cache_dir, offline=args.offline or None,
+            stage=args.stage, revision=args.revision, cache_dir=args.cache_dir,
+            offline=args.offline or None,
         )
     except (OSError, LookupError, ValueError) as err:
         print(f"pomai fuse: error: {err}", file=sys.stderr)
