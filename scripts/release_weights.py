@@ -6,14 +6,11 @@
         --json docs/results/tiling/NAME.json        # for each release
     python scripts/release_weights.py
 
-``--export`` copies each run's exported weights into pomai/weights/<name>.safetensors, with
-the inference stage the release serves (a release may serve stage 1 of a two-stage run: the
-same tensors, only the file's ``inference_stage`` metadata differs). Without it: checks that
-each bundled file holds its run's weights (sha256 in runs/<run>/manifest_entry.json, or, for a
-release that changes the stage, the same config and, where the run's file is present, the same
-tensors), then writes its entry, with the run's training record and the metrics ``pomai eval``
-measured, into pomai/weights_manifest.json and the identical copy weights_manifest.json at the
-repository root.
+``--export`` copies each run's exported weights, byte for byte, into
+pomai/weights/<name>.safetensors. Without it: checks that each bundled file is the file its run
+exported (sha256 in runs/<run>/manifest_entry.json), then writes its entry, with the run's
+training record and the metrics ``pomai eval`` measured, into pomai/weights_manifest.json and
+the identical copy weights_manifest.json at the repository root.
 """
 
 from __future__ import annotations
@@ -24,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pomai.atomic import atomic_write_bytes
-from pomai.hub import BUNDLED_DIR, MANIFEST_PATH, read_manifest, read_metadata, sha256_of
+from pomai.hub import BUNDLED_DIR, MANIFEST_PATH, read_manifest, sha256_of
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results"
@@ -74,49 +71,12 @@ def training_record(run: Path, exported: dict[str, Any], hardware: str) -> dict[
 
 
 def export(release: dict[str, Any]) -> Path:
-    """Copy the run's exported weights into the package, at the release's inference stage."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file, save
-
+    """Copy the run's exported weights into the package, byte for byte."""
     source = ROOT / release["run"] / "model.safetensors"
     if not source.is_file():
         raise SystemExit(f"{source} is missing: train or re-export the run first")
-    with safe_open(source, framework="pt") as f:
-        metadata = f.metadata()
     bundled = BUNDLED_DIR / f"{release['name']}.safetensors"
-    stage = release.get("inference_stage")
-    if stage is None or str(stage) == metadata["inference_stage"]:
-        atomic_write_bytes(source.read_bytes(), bundled)  # the run's file, byte for byte
-    else:
-        metadata = {**metadata, "inference_stage": str(stage)}
-        atomic_write_bytes(save(load_file(source), metadata=metadata), bundled)
-    return bundled
-
-
-def check_bundled(release: dict[str, Any], exported: dict[str, Any]) -> Path:
-    """The bundled file, after checking that it holds the weights the run exported."""
-    from safetensors.torch import load_file
-
-    run = ROOT / release["run"]
-    bundled = BUNDLED_DIR / f"{release['name']}.safetensors"
-    fix = f"run `python scripts/release_weights.py --export` (needs {run}/model.safetensors)"
-    stage = release.get("inference_stage", exported["inference_stage"])
-    if stage == exported["inference_stage"]:
-        if sha256_of(bundled) != exported["sha256"]:
-            raise SystemExit(f"{bundled} is not the file {run} exported: {fix}")
-        return bundled
-    config, bundled_stage = read_metadata(bundled)
-    if config.to_dict() != exported["config"] or bundled_stage != stage:
-        raise SystemExit(f"{bundled} is not {run}'s export at inference stage {stage}: {fix}")
-    source = run / "model.safetensors"
-    if not source.is_file():
-        print(f"note: {source} is absent: {bundled.name}'s tensors not compared with the run's")
-        return bundled
-    if sha256_of(source) != exported["sha256"]:
-        raise SystemExit(f"{source} is not the file recorded in {run}/manifest_entry.json")
-    ours, theirs = load_file(bundled), load_file(source)
-    if ours.keys() != theirs.keys() or any(not ours[k].equal(theirs[k]) for k in ours):
-        raise SystemExit(f"{bundled} holds other tensors than {source}: {fix}")
+    atomic_write_bytes(source.read_bytes(), bundled)
     return bundled
 
 
@@ -124,17 +84,18 @@ def entry(release: dict[str, Any], means: dict[str, dict[str, float]],
           eval_command: str, tiling: dict[str, Any] | None) -> dict[str, Any]:
     run = ROOT / release["run"]
     exported = json.loads((run / "manifest_entry.json").read_text())
-    bundled = check_bundled(release, exported)
-    training = training_record(run, exported, release["hardware"])
-    if release.get("inference_stage", exported["inference_stage"]) != exported["inference_stage"]:
-        training["exported_inference_stage"] = exported["inference_stage"]
+    bundled = BUNDLED_DIR / f"{release['name']}.safetensors"
+    if sha256_of(bundled) != exported["sha256"]:
+        raise SystemExit(f"{bundled} is not the file {run} exported: run "
+                         "`python scripts/release_weights.py --export` (needs "
+                         f"{run}/model.safetensors)")
     rounded = {d: {m: round(v, 4) for m, v in ms.items()} for d, ms in means.items()}
     raw: dict[str, Any] = {
         "name": release["name"], "aliases": release["aliases"],
         "description": release["description"], "config": exported["config"],
-        "inference_stage": read_metadata(bundled)[1], "sha256": sha256_of(bundled),
-        "size_bytes": bundled.stat().st_size, "licence": LICENCE,
-        "training": training, "input": INPUT,
+        "inference_stage": exported["inference_stage"], "sha256": exported["sha256"],
+        "size_bytes": exported["size_bytes"], "licence": LICENCE,
+        "training": training_record(run, exported, release["hardware"]), "input": INPUT,
         "metrics": {"code": "pomai.metrics (MATLAB conventions, docs/metrics.md); "
                             "min-max stretched output, whole images",
                     "command": eval_command,
@@ -156,8 +117,8 @@ def main() -> None:
     parser.add_argument("--tiling", type=Path, default=RESULTS / "tiling",
                         help="folder of tiling_gap.py JSONs, <name>.json")
     parser.add_argument("--export", action="store_true",
-                        help="copy each run's weights into pomai/weights/ (at the release's "
-                        "inference stage) and stop: evaluate them before writing the manifest")
+                        help="copy each run's weights into pomai/weights/ and stop: evaluate "
+                        "them before writing the manifest")
     args = parser.parse_args()
     if args.export:
         for release in RELEASES:
