@@ -38,7 +38,7 @@ def fusers(model: str, variants: list[str]) -> dict[str, Fuser]:
             continue
         stage = int(variant[-1])
         label = f"{model} stage {stage}" + (" (served)" if stage == served.stage else "")
-        made[label] = load(model, device="cpu", stage=stage)
+        made[label] = served if stage == served.stage else load(model, device="cpu", stage=stage)
     return made
 
 

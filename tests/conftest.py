@@ -6,9 +6,11 @@ factories for synthetic folders of paired ``ir/`` + ``vi/`` images.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -154,3 +156,17 @@ def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def trained_weights(trained_run: Path) -> Path:
     """``model.safetensors`` of :func:`trained_run`."""
     return trained_run / "model.safetensors"
+
+
+def _load_script(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def load_script() -> Callable[[Path], ModuleType]:
+    """Import a script of scripts/ (not a package) by its path, as a fresh module."""
+    return _load_script

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,13 +9,6 @@ from pomai.metrics import METRIC_NAMES
 from pomai.training.trainer import TrainSettings
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "ablation_table.py"
-
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("ablation_table", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _run(root: Path, variant: str, epochs: list[float], finished: bool) -> None:
@@ -32,12 +24,12 @@ def _run(root: Path, variant: str, epochs: list[float], finished: bool) -> None:
         (run / "model.safetensors").write_bytes(b"")
 
 
-def test_table_takes_each_finished_run_s_last_epoch(tmp_path: Path) -> None:
+def test_table_takes_each_finished_run_s_last_epoch(tmp_path: Path, load_script) -> None:
     _run(tmp_path / "runs", "none", [0.1, 0.2, 0.3], finished=True)
     _run(tmp_path / "runs", "no_micm", [0.4, 0.5], finished=True)  # stage 1 only: 2 epochs
     _run(tmp_path / "runs", "joint", [0.6], finished=False)
     out = tmp_path / "out"
-    _load_script().main(["--runs", str(tmp_path / "runs"), "--out", str(out)])
+    load_script(SCRIPT).main(["--runs", str(tmp_path / "runs"), "--out", str(out)])
     table = (out / "val_table.md").read_text().splitlines()
     rows = {line.split("|")[2].strip(): line for line in table if line.startswith("| ")}
     assert "| 3 / 3 | 30 | 0.300 |" in rows["`none`"]

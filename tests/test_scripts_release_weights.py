@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -15,10 +14,8 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "release_weights.py"
 
 
 @pytest.fixture
-def release_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    spec = importlib.util.spec_from_file_location("release_weights", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def release_script(load_script, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    module = load_script(SCRIPT)
     monkeypatch.setattr(module, "BUNDLED_DIR", tmp_path / "bundled")
     (tmp_path / "bundled").mkdir()
     return module
