@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from pomai.nn.layernorm import ChannelLayerNorm
-from pomai.nn.restormer import GDFN, MDTA, RestormerBlock
+from pomai.nn.restormer import GDFN, MDTA, RestormerBlock, pixel_gram
 
 
 def n_params(module: torch.nn.Module) -> int:
@@ -53,6 +53,31 @@ def test_mdta_matches_reference_formula() -> None:
         out[:, rows] = attn @ v[:, rows].flatten(2)
     expected = mdta.project_out(out.reshape(2, c, 5, 6))
     torch.testing.assert_close(mdta(x), expected, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("length", [64, 70, 100])  # whole chunks, a remainder, one chunk short
+def test_pixel_gram_in_chunks_equals_one_product(length: int) -> None:
+    torch.manual_seed(0)
+    a = torch.randn(3, 4, length, dtype=torch.float64, requires_grad=True)
+    b = torch.randn(3, 5, length, dtype=torch.float64, requires_grad=True)
+    chunked = pixel_gram(a, b, chunk=16 if length < 100 else 64)
+    direct = a @ b.transpose(-2, -1)
+    torch.testing.assert_close(chunked, direct)
+    weights = torch.randn_like(direct)
+    chunked_grads = torch.autograd.grad((chunked * weights).sum(), (a, b))
+    direct_grads = torch.autograd.grad((direct * weights).sum(), (a, b))
+    for got, expected in zip(chunked_grads, direct_grads, strict=True):
+        torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.gpu
+def test_mdta_on_cuda_matches_cpu() -> None:
+    """On CUDA the Gram matrices are summed in chunks (pixel_gram); same attention."""
+    torch.manual_seed(2)
+    mdta = MDTA(16, 2, bias=False)
+    x = torch.randn(2, 16, 96, 100)  # 9,600 pixels: two chunks and a remainder
+    expected = mdta(x)
+    torch.testing.assert_close(mdta.cuda()(x.cuda()).cpu(), expected, atol=1e-4, rtol=1e-4)
 
 
 def test_gdfn_matches_reference_formula() -> None:

@@ -10,6 +10,29 @@ from pomai.nn.image_statistics import reduce_pixels
 from pomai.nn.layernorm import ChannelLayerNorm
 
 NORM_EPS = 1e-12
+# Pixels per partial product of MDTA's Gram matrices on CUDA (see pixel_gram).
+GRAM_CHUNK = 4096
+
+
+def pixel_gram(a: torch.Tensor, b: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
+    """(n, c, L) and (n, d, L) -> (n, c, d): ``a @ b^T``, a sum over the L pixels.
+
+    With ``chunk``, the sum is taken as products over ``chunk`` pixels at a time, added up.
+    On a GPU one (c, L) x (L, d) product with small c and d leaves the device nearly idle:
+    cuBLAS gives the whole L-long reduction to a few thread blocks (8 ms per product at
+    640×480, 93% of the `tiny` width's CUDA time per frame on an H200, profiled); the chunks
+    run in parallel.
+    """
+    length = a.shape[-1]
+    if chunk is None or length < 2 * chunk:
+        return a @ b.transpose(-2, -1)
+    whole = length // chunk * chunk
+    a_blocks, b_blocks = (t[..., :whole].unflatten(-1, (-1, chunk)).transpose(-3, -2)
+                          for t in (a, b))  # (n, L // chunk, c, chunk)
+    gram = (a_blocks @ b_blocks.transpose(-2, -1)).sum(-3)
+    if whole < length:
+        gram = gram + a[..., whole:] @ b[..., whole:].transpose(-2, -1)
+    return gram
 
 
 class MDTA(nn.Module):
@@ -62,14 +85,15 @@ class MDTA(nn.Module):
         ``unbind`` separates samples and q/k/v: its backward stacks the gradients once, where
         indexing would allocate a full-size zero gradient per slice (4× slower training).
         """
+        chunk = GRAM_CHUNK if qkv.is_cuda else None
         sums: list[list[torch.Tensor]] = [[], [], []]
         for sample in qkv.unbind(0):
             q, k, _ = self._split(sample)
             if q.dtype == torch.float16:  # sums over all pixels overflow float16's range
                 q, k = q.float(), k.float()
-            sums[0].append(q @ k.transpose(-2, -1))
-            sums[1].append((q @ q.transpose(-2, -1)).diagonal(dim1=-2, dim2=-1))
-            sums[2].append((k @ k.transpose(-2, -1)).diagonal(dim1=-2, dim2=-1))
+            sums[0].append(pixel_gram(q, k, chunk))
+            sums[1].append(pixel_gram(q, q, chunk).diagonal(dim1=-2, dim2=-1))
+            sums[2].append(pixel_gram(k, k, chunk).diagonal(dim1=-2, dim2=-1))
         gram, q_squared, k_squared = (torch.stack(t) for t in sums)
         return gram, q_squared, k_squared
 
