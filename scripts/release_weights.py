@@ -39,35 +39,54 @@ RELEASES: list[dict[str, Any]] = [
     {
         "name": "msrs",
         "aliases": ["msrs-tiny", "pomai-msrs"],
-        "run": "runs/msrs-tiny",
+        "run": "runs/msrs-tiny-unfrozen",
+        "base": "runs/msrs-tiny",
         "description": "PoMAI, narrow `tiny` configuration (C = 16, 35,519 parameters), "
-                       "infrared-visible, trained on MSRS. The default: fast on a CPU.",
-        "hardware": "steps 1-2060 on 2 CPU cores (11,567 s), steps 2061-3350 on one H200 GPU",
+                       "infrared-visible, trained on MSRS, then fine-tuned with every weight "
+                       "trained in stage 2. The default: fast on a CPU.",
+        "hardware": "base run: steps 1-2060 on 2 CPU cores (11,567 s), steps 2061-3350 on one "
+                    "H200 GPU; fine-tune on 2 CPU cores",
     },
     {
         "name": "msrs-paper",
         "aliases": ["msrs-c64", "pomai-msrs-paper"],
-        "run": "runs/msrs-paper",
+        "run": "runs/msrs-paper-unfrozen",
+        "base": "runs/msrs-paper",
         "description": "PoMAI at the paper's width (`paper`, C = 64, 846,291 parameters), "
-                       "infrared-visible, trained on MSRS with half the paper's schedule.",
-        "hardware": "one H200 GPU (scripts/device_train_paper.sh)",
+                       "infrared-visible, trained on MSRS with half the paper's schedule, then "
+                       "fine-tuned with every weight trained in stage 2.",
+        "hardware": "one H200 GPU (scripts/device_train_paper.sh, then "
+                    "scripts/device_finetune_unfrozen.sh)",
     },
 ]
 
 
-def training_record(run: Path, exported: dict[str, Any], hardware: str) -> dict[str, Any]:
-    """The manifest's ``training`` field from the run's exported record."""
-    record = exported["training"]
-    s = record["settings"]
+def training_record(release: dict[str, Any], exported: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's ``training`` field: the base run's record, then the fine-tune's.
+
+    A release is the run ``release["run"]``, which started (``--init``) from the weights the
+    run ``release["base"]`` exported; steps and wall time count both.
+    """
+    base = json.loads((ROOT / release["base"] / "manifest_entry.json").read_text())["training"]
+    tune = exported["training"]
+    b, t = base["settings"], tune["settings"]
+    steps = base["steps"] + tune["steps"]
+    wall_time = round(base["wall_time_s"] + tune["wall_time_s"], 1)
     budget = (
-        f"{record['steps']} steps: {s['epochs_stage1']} + {s['epochs_stage2']} epochs at batch "
-        f"{s['batch']} (the paper: 80 + 20), Adam {s['lr']:g} halved every {s['lr_step_epochs']} "
-        f"epochs, {record['wall_time_s']:.0f} s of training; {hardware}"
+        f"{steps} steps: {b['epochs_stage1']} + {b['epochs_stage2']} epochs at batch "
+        f"{b['batch']} (the paper: 80 + 20), Adam {b['lr']:g} halved every "
+        f"{b['lr_step_epochs']} epochs ({base['steps']} steps, {base['wall_time_s']:.0f} s), "
+        f"then {t['epochs_stage2']} stage-2 epochs with every weight trained (ablation "
+        f"{t['ablation']}, Adam {t['lr']:g}; {tune['steps']} steps, "
+        f"{tune['wall_time_s']:.0f} s); {wall_time:.0f} s of training; {release['hardware']}"
     )
-    settings = {k: v for k, v in s.items() if k not in ("out", "progress", "threads")}
-    return {"data": record["data"], "pairs": record["pairs"], "steps": record["steps"],
-            "wall_time_s": record["wall_time_s"], "budget": budget,
-            "run": str(run.relative_to(ROOT)), "settings": settings}
+
+    def kept(settings: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in settings.items() if k not in ("out", "progress", "threads")}
+
+    return {"data": tune["data"], "pairs": tune["pairs"], "steps": steps,
+            "wall_time_s": wall_time, "budget": budget, "run": release["run"],
+            "settings": kept(t), "base_run": release["base"], "base_settings": kept(b)}
 
 
 def export(release: dict[str, Any]) -> Path:
@@ -95,7 +114,7 @@ def entry(release: dict[str, Any], means: dict[str, dict[str, float]],
         "description": release["description"], "config": exported["config"],
         "inference_stage": exported["inference_stage"], "sha256": exported["sha256"],
         "size_bytes": exported["size_bytes"], "licence": LICENCE,
-        "training": training_record(run, exported, release["hardware"]), "input": INPUT,
+        "training": training_record(release, exported), "input": INPUT,
         "metrics": {"code": "pomai.metrics (MATLAB conventions, docs/metrics.md); "
                             "min-max stretched output, whole images",
                     "command": eval_command,

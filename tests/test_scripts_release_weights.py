@@ -34,3 +34,22 @@ def test_export_is_the_runs_file_byte_for_byte(release_script, trained_run: Path
 def test_export_without_the_runs_file_is_a_clear_error(release_script, tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="model.safetensors is missing"):
         release_script.export({"name": "x", "run": str(tmp_path / "nowhere")})
+
+
+def test_training_record_counts_the_base_run_and_the_fine_tune(
+        release_script, trained_run: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(release_script, "ROOT", tmp_path)
+    shutil.copytree(trained_run, tmp_path / "base")
+    base = json.loads((trained_run / "manifest_entry.json").read_text())
+    tune = json.loads((trained_run / "manifest_entry.json").read_text())
+    tune["training"]["steps"], tune["training"]["wall_time_s"] = 7, 12.5
+    tune["training"]["settings"].update(stage="2", ablation="no_freeze", epochs_stage2=3)
+    record = release_script.training_record(
+        {"run": "tune", "base": "base", "hardware": "a test"}, tune)
+    assert record["steps"] == base["training"]["steps"] + 7
+    assert record["wall_time_s"] == round(base["training"]["wall_time_s"] + 12.5, 1)
+    assert record["base_run"] == "base" and record["run"] == "tune"
+    assert record["settings"]["ablation"] == "no_freeze"
+    assert "out" not in record["settings"] and "out" not in record["base_settings"]
+    assert "then 3 stage-2 epochs with every weight trained (ablation no_freeze" in record["budget"]
