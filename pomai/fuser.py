@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from typing import Any
 
 import torch
@@ -34,7 +35,9 @@ def load(
         dtype: None or ``torch.float32``; ``torch.float16`` on CUDA for half precision;
             ``torch.bfloat16`` (any device) as an opt-in (quality cost: docs/performance.md).
         stage: None serves the stage stored with the weights; 1 or 2 overrides it for weights
-            trained in two stages (stage 1 skips MICM; docs/models.md compares both).
+            trained in two stages (stage 1 skips MICM; docs/models.md compares both). A
+            UserWarning says when a released model's stage 1 was never trained (the releases
+            are fine-tuned through MICM).
         revision: Hub revision (branch, tag or commit) instead of the manifest's pinned one;
             a ValueError for a model bundled without a Hub repository.
         cache_dir: Hub cache folder (default: huggingface_hub's, from HF_HOME / HF_HUB_CACHE).
@@ -48,8 +51,27 @@ def load(
         revision=revision, cache_dir=cache_dir, offline=offline,
     )
     model, stored_stage = load_model(weights)
+    if stage == 1 and weights.entry is not None:
+        _warn_if_stage1_untrained(weights.entry)
     return Fuser(model, stage=stored_stage if stage is None else stage, device=device,
                  dtype=dtype, source=weights.source, entry=weights.entry)
+
+
+# Ablations whose training ran every weight through MICM: no network was trained without it.
+_TRAINED_THROUGH_MICM = ("no_freeze", "joint")
+
+
+def _warn_if_stage1_untrained(entry: WeightsEntry) -> None:
+    """Stage 1 (MICM skipped) is exact only for weights whose stage 2 trained MICM alone."""
+    ablation = entry.training.get("settings", {}).get("ablation")
+    if ablation in _TRAINED_THROUGH_MICM:
+        warnings.warn(
+            f"{entry.name!r} was trained with every weight passing through MICM (ablation "
+            f"{ablation!r}), so its stage-1 path (MICM skipped) is not a network it was trained "
+            "as and gives worse images; load it without stage= to serve its stage 2 "
+            "(docs/models.md, 'Which stage each checkpoint serves').",
+            UserWarning, stacklevel=3,
+        )
 
 
 class Fuser:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -148,3 +149,13 @@ def test_cuda_fusion_matches_cpu_and_half_precision_is_close(
     assert torch.allclose(out.cpu(), fuser.fuse(ir, vis, tile=32), atol=1e-4)
     half = pomai.load(trained_weights, device="cuda", dtype=torch.float16)
     assert torch.allclose(half.fuse(ir, vis, tile=32), out.cpu(), atol=2e-2)
+
+
+def test_stage1_of_a_release_trained_through_micm_warns() -> None:
+    """The releases were fine-tuned with every weight through MICM (manifest: no_freeze)."""
+    with pytest.warns(UserWarning, match="stage-1 path .* is not a network it was trained as"):
+        stage1 = pomai.load("msrs", device="cpu", stage=1)
+    assert stage1.stage == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert pomai.load("msrs", device="cpu").stage == 2
