@@ -14,8 +14,8 @@
 # Environment: OUT (results folder), JOB_SECONDS (whole-job budget, default 400),
 # DEVICE (default cuda), THREADS (CPU threads of each run, default 4), EPOCHS (the two epoch
 # counts, default "3 10"), MAX_STEPS (stop each run early: a CPU rehearsal).
-# The paper width needs about 1.5 GB per training sample (24 GB at batch 16): on a 24 GB CPU
-# machine rehearse it with --batch 2, not through this script.
+# The paper width needs about 1.5 GB per training sample (batch 16 does not fit in 24 GB):
+# on a 24 GB CPU machine rehearse it with --batch 2, not through this script.
 set -u
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD
 OUT=${OUT:?set OUT to the results folder}
