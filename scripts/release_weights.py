@@ -5,6 +5,10 @@
     python benchmarks/tiling_gap.py --model pomai/weights/NAME.safetensors --pairs 10 \
         --json docs/results/tiling/NAME.json        # for each release
     python scripts/release_weights.py
+    python scripts/make_golden.py                   # loads by name: after the manifest
+
+Loading a release by name checks the manifest's sha256, so until this script has rewritten the
+manifest only paths work (hence the paths above).
 
 ``--export`` copies each run's exported weights, byte for byte, into
 pomai/weights/<name>.safetensors. Without it: checks that each bundled file is the file its run
