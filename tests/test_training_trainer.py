@@ -163,6 +163,36 @@ def test_resume_errors(tmp_path: Path, pair_folder: Path, narrow_config_path: Pa
     assert Trainer(ok, resume=True).state.global_step == 1
 
 
+def test_finished_run_extended_equals_a_run_planned_that_long(
+    tmp_path: Path, pair_folder: Path, narrow_config_path: Path
+) -> None:
+    """2 + 1 epochs, then resumed with 3 stage-2 epochs: the losses, learning rates and weights
+    of a 2 + 3 run from the start (StepLR every epoch makes the schedule part of the check)."""
+    longer = {"epochs_stage2": 3, "lr_step_epochs": 1}
+    straight = Trainer(make_settings(pair_folder, tmp_path / "straight", narrow_config_path,
+                                     **longer))
+    straight.run()
+    out = tmp_path / "extended"
+    Trainer(make_settings(pair_folder, out, narrow_config_path, lr_step_epochs=1)).run()
+    extended = Trainer(make_settings(pair_folder, out, narrow_config_path, **longer), resume=True)
+    assert extended.run() is not None
+    assert extended.state.global_step == 10
+    assert extended.state.step_log == straight.state.step_log
+    assert_same_weights(weights(extended), weights(straight))
+
+
+def test_epochs_may_not_change_for_an_ended_phase(
+    tmp_path: Path, pair_folder: Path, narrow_config_path: Path
+) -> None:
+    out = tmp_path / "run"
+    Trainer(make_settings(pair_folder, out, narrow_config_path, max_steps=5)).run()  # in stage 2
+    with pytest.raises(ValueError, match="cannot change the epochs .*stage1 has ended"):
+        Trainer(make_settings(pair_folder, out, narrow_config_path, epochs_stage1=3), resume=True)
+    Trainer(make_settings(pair_folder, out, narrow_config_path, max_steps=6), resume=True).run()
+    with pytest.raises(ValueError, match="stage2 has already run 1 epochs"):
+        Trainer(make_settings(pair_folder, out, narrow_config_path, epochs_stage2=0), resume=True)
+
+
 # -- stage 2, ablations ----------------------------------------------------------------------
 
 

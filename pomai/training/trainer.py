@@ -73,10 +73,12 @@ class TrainSettings:
     threads: int | None = None
     progress: bool = True
 
-    # Fields that may change when a run is resumed; every other field must match.
+    # Fields that may change when a run is resumed; every other field must match, except the
+    # epochs of a phase that has not ended (see :func:`epochs_change_problem`).
     RESUMABLE_CHANGES = (
         "out", "max_steps", "device", "threads", "progress", "checkpoint_every", "val"
     )
+    EPOCH_FIELDS = ("epochs_stage1", "epochs_stage2")
 
     def model_config(self) -> PoMAIConfig:
         config = _read_config(self.config)
@@ -173,6 +175,29 @@ def configure_phase(model: PoMAI, phase: Phase) -> list[nn.Parameter]:
     return trainable
 
 
+def epochs_change_problem(
+    saved: list[Phase], wanted: list[Phase], phase: int, epoch: int
+) -> str | None:
+    """Why a run planned as ``saved`` and standing at (``phase``, ``epoch``) cannot go on as
+    ``wanted``; None when it can.
+
+    Only the length of the current phase or of later ones may change, and not below the epochs
+    already run. A longer phase continues exactly as a run planned that long from the start:
+    StepLR decays every ``lr_step_epochs`` whatever the total, and the crops of an epoch depend
+    on (epoch, seed) only. So a finished run can be extended (``--resume --epochs-stage2 20``).
+    """
+    if [(p.name, p.trained) for p in saved] != [(p.name, p.trained) for p in wanted]:
+        return "the new epochs plan other phases"
+    for index, (before, after) in enumerate(zip(saved, wanted, strict=True)):
+        if before.epochs == after.epochs:
+            continue
+        if index < phase:
+            return f"phase {before.name} has ended ({before.epochs} epochs)"
+        if index == phase and after.epochs < epoch:
+            return f"phase {before.name} has already run {epoch} epochs"
+    return None
+
+
 @dataclass
 class RunState:
     """Where a run stands: the next (phase, epoch, step) to execute, and its history."""
@@ -252,11 +277,19 @@ class Trainer:
             for k in current
             if k not in TrainSettings.RESUMABLE_CHANGES and saved.get(k) != current[k]
         ]
-        if changed:
-            diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in changed)
+        fixed = [k for k in changed if k not in TrainSettings.EPOCH_FIELDS]
+        if fixed:
+            diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in fixed)
             raise ValueError(f"--resume with different settings than {path} was made with: {diffs}")
+        state = RunState(**ckpt["state"])
+        if changed:
+            problem = epochs_change_problem(
+                plan_phases(TrainSettings(**saved)), self.phases, state.phase, state.epoch
+            )
+            if problem:
+                raise ValueError(f"--resume cannot change the epochs of {path}: {problem}")
         self.model.load_state_dict(ckpt["model"], strict=True)
-        self.state = RunState(**ckpt["state"])
+        self.state = state
         torch.set_rng_state(ckpt["rng"].cpu())  # map_location moved it to the device
         self._checkpoint = ckpt
 
