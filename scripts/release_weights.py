@@ -43,7 +43,7 @@ RELEASES: list[dict[str, Any]] = [
     {
         "name": "msrs",
         "aliases": ["msrs-tiny", "pomai-msrs"],
-        "run": "runs/msrs-tiny-unfrozen",
+        "run": "runs/msrs-tiny-unfrozen-e20",
         "base": "runs/msrs-tiny",
         "description": "PoMAI, narrow `tiny` configuration (C = 16, 35,519 parameters), "
                        "infrared-visible, trained on MSRS, then fine-tuned with every weight "
@@ -76,12 +76,14 @@ def training_record(release: dict[str, Any], exported: dict[str, Any]) -> dict[s
     b, t = base["settings"], tune["settings"]
     steps = base["steps"] + tune["steps"]
     wall_time = round(base["wall_time_s"] + tune["wall_time_s"], 1)
+    tune_lr = f"{t['lr']:g}" + (f" halved every {t['lr_step_epochs']} epochs"
+                                if t["epochs_stage2"] > t["lr_step_epochs"] else " constant")
     budget = (
         f"{steps} steps: {b['epochs_stage1']} + {b['epochs_stage2']} epochs at batch "
         f"{b['batch']} (the paper: 80 + 20), Adam {b['lr']:g} halved every "
         f"{b['lr_step_epochs']} epochs ({base['steps']} steps, {base['wall_time_s']:.0f} s), "
         f"then {t['epochs_stage2']} stage-2 epochs with every weight trained (ablation "
-        f"{t['ablation']}, Adam {t['lr']:g}; {tune['steps']} steps, "
+        f"{t['ablation']}, Adam {tune_lr}; {tune['steps']} steps, "
         f"{tune['wall_time_s']:.0f} s); {wall_time:.0f} s of training; {release['hardware']}"
     )
 

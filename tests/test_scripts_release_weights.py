@@ -44,7 +44,8 @@ def test_training_record_counts_the_base_run_and_the_fine_tune(
     base = json.loads((trained_run / "manifest_entry.json").read_text())
     tune = json.loads((trained_run / "manifest_entry.json").read_text())
     tune["training"]["steps"], tune["training"]["wall_time_s"] = 7, 12.5
-    tune["training"]["settings"].update(stage="2", ablation="no_freeze", epochs_stage2=3)
+    tune["training"]["settings"].update(stage="2", ablation="no_freeze", epochs_stage2=3,
+                                        lr=1e-4, lr_step_epochs=10)
     record = release_script.training_record(
         {"run": "tune", "base": "base", "hardware": "a test"}, tune)
     assert record["steps"] == base["training"]["steps"] + 7
@@ -52,4 +53,10 @@ def test_training_record_counts_the_base_run_and_the_fine_tune(
     assert record["base_run"] == "base" and record["run"] == "tune"
     assert record["settings"]["ablation"] == "no_freeze"
     assert "out" not in record["settings"] and "out" not in record["base_settings"]
-    assert "then 3 stage-2 epochs with every weight trained (ablation no_freeze" in record["budget"]
+    assert ("then 3 stage-2 epochs with every weight trained (ablation no_freeze, Adam 0.0001 "
+            "constant; 7 steps") in record["budget"]
+    tune["training"]["settings"]["epochs_stage2"] = 20
+    record = release_script.training_record(
+        {"run": "tune", "base": "base", "hardware": "a test"}, tune)
+    assert "then 20 stage-2 epochs" in record["budget"]
+    assert "Adam 0.0001 halved every 10 epochs; 7 steps" in record["budget"]
