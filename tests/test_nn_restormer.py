@@ -34,25 +34,38 @@ def test_channel_layernorm_matches_definition() -> None:
     torch.testing.assert_close(norm(x[1:, :, 2:3, 4:5]), norm(x)[1:, :, 2:3, 4:5])
 
 
-def test_mdta_matches_reference_formula() -> None:
-    """qkv = DW3x3(Conv1x1(x)); per head softmax(norm(q) norm(k)ᵀ τ) v over channels."""
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("heads", [1, 2, 4])
+def test_mdta_matches_reference_formula(memory_format: torch.memory_format, heads: int) -> None:
+    """qkv = DW3x3(Conv1x1(x)); per head softmax(norm(q) norm(k)ᵀ τ) v over channels.
+    Output and gradients (input and every weight) equal the per-head formula."""
     torch.manual_seed(1)
-    c, heads = 8, 2
-    mdta = MDTA(c, heads, bias=False)
+    c = 8
+    mdta = MDTA(c, heads, bias=False).to(memory_format=memory_format)
     with torch.no_grad():
-        mdta.temperature.copy_(torch.tensor([0.7, 1.9]).view(2, 1, 1))
-    x = torch.randn(2, c, 5, 6)
-    qkv = mdta.qkv_dwconv(mdta.qkv(x))
-    q, k, v = qkv.chunk(3, dim=1)
-    out = torch.empty(2, c, 30)
-    for h in range(heads):
-        rows = slice(h * c // heads, (h + 1) * c // heads)
-        qh = F.normalize(q[:, rows].flatten(2), dim=-1)
-        kh = F.normalize(k[:, rows].flatten(2), dim=-1)
-        attn = (qh @ kh.transpose(1, 2) * mdta.temperature[h]).softmax(dim=-1)  # (B, C/h, C/h)
-        out[:, rows] = attn @ v[:, rows].flatten(2)
-    expected = mdta.project_out(out.reshape(2, c, 5, 6))
-    torch.testing.assert_close(mdta(x), expected, atol=1e-5, rtol=1e-5)
+        mdta.temperature.copy_(torch.linspace(0.7, 1.9, heads).view(heads, 1, 1))
+    x = torch.randn(2, c, 5, 6).to(memory_format=memory_format).requires_grad_()
+
+    def reference(x: torch.Tensor) -> torch.Tensor:
+        qkv = mdta.qkv_dwconv(mdta.qkv(x))
+        q, k, v = qkv.chunk(3, dim=1)
+        out = []
+        for h in range(heads):
+            rows = slice(h * c // heads, (h + 1) * c // heads)
+            qh = F.normalize(q[:, rows].flatten(2), dim=-1)
+            kh = F.normalize(k[:, rows].flatten(2), dim=-1)
+            attn = (qh @ kh.transpose(1, 2) * mdta.temperature[h]).softmax(-1)  # (B, C/h, C/h)
+            out.append(attn @ v[:, rows].flatten(2))
+        return mdta.project_out(torch.cat(out, 1).reshape(2, c, 5, 6))
+
+    got, expected = mdta(x), reference(x)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    weights = torch.randn_like(expected)
+    inputs = (x, *mdta.parameters())
+    got_grads = torch.autograd.grad((got * weights).sum(), inputs)
+    expected_grads = torch.autograd.grad((expected * weights).sum(), inputs)
+    for a, b in zip(got_grads, expected_grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
 @pytest.mark.parametrize("length", [64, 70, 100])  # whole chunks, a remainder, one chunk short
