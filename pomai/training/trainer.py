@@ -179,15 +179,13 @@ def epochs_change_problem(
     saved: list[Phase], wanted: list[Phase], phase: int, epoch: int
 ) -> str | None:
     """Why a run planned as ``saved`` and standing at (``phase``, ``epoch``) cannot go on as
-    ``wanted``; None when it can.
+    ``wanted`` (the same phases, other epochs); None when it can.
 
     Only the length of the current phase or of later ones may change, and not below the epochs
     already run. A longer phase continues exactly as a run planned that long from the start:
     StepLR decays every ``lr_step_epochs`` whatever the total, and the crops of an epoch depend
     on (epoch, seed) only. So a finished run can be extended (``--resume --epochs-stage2 20``).
     """
-    if [(p.name, p.trained) for p in saved] != [(p.name, p.trained) for p in wanted]:
-        return "the new epochs plan other phases"
     for index, (before, after) in enumerate(zip(saved, wanted, strict=True)):
         if before.epochs == after.epochs:
             continue
