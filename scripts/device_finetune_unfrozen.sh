@@ -50,7 +50,8 @@ RUNS=/tmp/unfrozen-runs
 rm -rf "$RUNS" && mkdir -p "$RUNS"
 declare -A BASE=([paper]=runs/msrs-paper/model.safetensors [tiny]=runs/msrs-tiny/model.safetensors)
 for spec in ${FINETUNES:-paper:3 paper:10 tiny:10}; do
-    width=${spec%%:*} epochs=${spec##*:} name=${spec%%:*}-e${spec##*:}
+    width=${spec%%:*} epochs=${spec##*:}
+    name=$width-e$epochs
     limit=$(( $(left) - 15 ))
     if [ "$limit" -lt 30 ]; then log "skipping $name: $(left) s left"; continue; fi
     log "fine-tune $name ($width from ${BASE[$width]}, $epochs epochs, at most $limit s)"
