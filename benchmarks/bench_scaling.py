@@ -2,6 +2,7 @@
 
     python benchmarks/bench_scaling.py                      # tiny, small, paper; 256 … 4096
     python benchmarks/bench_scaling.py --configs tiny --sides 256 512 1024 --allocator tuned
+    python benchmarks/bench_scaling.py --configs tiny --sides 2048 --series tiled --merge
 
 Every point is one :func:`bench_fuse.measure` in a fresh child process: a named config with
 its initial (untrained) weights (speed does not depend on weight values), a synthetic
@@ -15,6 +16,10 @@ Two series per config:
   (:func:`pomai.fuser.bytes_per_pixel` × pixels, an estimate that errs high) fits in
   ``--memory-fraction`` of the available memory, and no larger side once one has failed;
 - **tiled** (``tile=--tile``) at every side larger than the tile.
+
+``--series`` picks one of them; ``--merge`` adds the points measured to those already in
+``--json`` (a point measured again replaces the old one), so a table whose large points take
+hours can be built in several sittings under the same settings.
 
 Written: ``--json`` (default docs/figures/scaling.json), a log-log plot ``--plot`` (default
 docs/figures/scaling.png; matplotlib, Agg backend) and a Markdown table. Check: the slope of
@@ -107,6 +112,21 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def merge_results(old: list[dict[str, Any]], new: list[dict[str, Any]]
+                  ) -> list[dict[str, Any]]:
+    """``old`` with ``new`` added, a point of ``new`` replacing the same point of ``old``.
+
+    A point is (config, series, height, width); sorted by config (first seen), side, series.
+    """
+    def key(r: dict[str, Any]) -> tuple[str, str, int, int]:
+        return r["model"], r["series"], r["height"], r["width"]
+
+    points = {key(r): r for r in old} | {key(r): r for r in new}
+    configs = list(dict.fromkeys(r["model"] for r in [*old, *new]))
+    return sorted(points.values(), key=lambda r: (configs.index(r["model"]), r["width"],
+                                                  r["height"], r["series"] != "whole"))
+
+
 def plot(results: list[dict[str, Any]], path: Path, title: str) -> None:
     """Log-log time and peak-RSS-increase against side, one line per (config, series)."""
     import matplotlib
@@ -169,6 +189,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--sides", nargs="+", type=int, default=list(DEFAULT_SIDES))
     parser.add_argument("--tile", type=int, default=512, help="tile of the tiled series")
     parser.add_argument("--overlap", type=float, default=0.25)
+    parser.add_argument("--series", nargs="+", choices=("whole", "tiled"),
+                        default=["whole", "tiled"], help="which series to measure")
     parser.add_argument("--runs", type=int, default=3, help="timed calls per point (median)")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=2)
@@ -180,6 +202,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     parser.add_argument("--in-process", action="store_true",
                         help="no child processes (tests; peak RSS is then not per point)")
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "figures" / "scaling.json")
+    parser.add_argument("--merge", action="store_true",
+                        help="add to the points already in --json instead of replacing them")
     parser.add_argument("--plot", type=Path, default=ROOT / "docs" / "figures" / "scaling.png")
     parser.add_argument("--no-plot", dest="plot", action="store_const", const=None)
     args = parser.parse_args(argv)
@@ -188,6 +212,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         parser.error("--runs, --warmup, --tile and --sides must be >= 1")
     if args.runs < 3:
         print(f"note: --runs {args.runs}: a smoke test, not a measurement", file=sys.stderr)
+    if args.merge and not (args.json and args.json.is_file()):
+        parser.error(f"--merge: no earlier results in {args.json}; run once without --merge")
     if args.ratio and fuse.load_refconv() is None:
         print(f"note: {fuse.REFCONV} not found: no ratio to the calibration workload",
               file=sys.stderr)
@@ -198,6 +224,16 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     from pomai.fuser import bytes_per_pixel
     from pomai.tiling import free_memory
 
+    settings = (f"threads {args.threads}, allocator {args.allocator}, "
+                f"torch {torch.__version__}, synthetic colour pairs")
+    earlier: list[dict[str, Any]] = []
+    if args.merge:
+        saved = json.loads(args.json.read_text())
+        if saved["settings"] != settings:
+            parser.error(f"--merge: {args.json} was measured with \"{saved['settings']}\", "
+                         f"this run would be \"{settings}\"; use the same --threads and "
+                         "--allocator, or another --json")
+        earlier = saved["results"]
     fuse.bench_model().check_flop_counting(2)
     budget = args.memory_fraction * free_memory(torch.device("cpu"))
     common = fuse.common_settings(args)
@@ -207,8 +243,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         whole_failed = False
         for side in sorted(args.sides):
             estimate = bytes_per_pixel(get_config(name)) * side * side
-            series: list[tuple[str, int | None]] = [("whole", None)]
-            if side > args.tile:
+            series: list[tuple[str, int | None]] = []
+            if "whole" in args.series:
+                series.append(("whole", None))
+            if "tiled" in args.series and side > args.tile:
                 series.append(("tiled", args.tile))
             for kind, tile in series:
                 task = fuse.new_task(common, spec, device="cpu", dtype="float32",
@@ -235,13 +273,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                 print(f"{name} {side}² {kind}: {result['seconds_median']:.3f} s, "
                       f"{result['peak_rss_bytes'] / 2**20:.0f} MiB peak RSS", file=sys.stderr)
 
+    results = merge_results(earlier, results)
     slopes = memory_slopes(results)
     print(markdown_table(results))
     print("\nPeak memory against pixels, whole image (log-log slope):")
     print("\n".join(slope_report(slopes)))
     done = [r for r in results if "seconds_median" in r]
-    settings = (f"threads {args.threads}, allocator {args.allocator}, "
-                f"torch {torch.__version__}, synthetic colour pairs")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"settings": settings, "memory_slopes": slopes,

@@ -209,6 +209,39 @@ def test_scaling_slope_and_table() -> None:
     assert "| tiny | 4096² | whole | not run: estimate 80 GiB > 6 GiB |" in table
 
 
+def test_scaling_merge_replaces_same_points_and_keeps_order() -> None:
+    bench = load_script("bench_scaling")
+
+    def point(model: str, series: str, side: int, seconds: float) -> dict[str, object]:
+        return {"model": model, "series": series, "height": side, "width": side,
+                "seconds_median": seconds}
+
+    old = [point("tiny", "whole", 256, 1.0), point("tiny", "whole", 512, 2.0),
+           point("paper", "whole", 256, 3.0)]
+    new = [point("tiny", "tiled", 1024, 4.0), point("tiny", "whole", 512, 5.0),
+           point("paper", "tiled", 512, 6.0)]
+    merged = bench.merge_results(old, new)
+    assert [(r["model"], r["series"], r["width"], r["seconds_median"]) for r in merged] == [
+        ("tiny", "whole", 256, 1.0), ("tiny", "whole", 512, 5.0), ("tiny", "tiled", 1024, 4.0),
+        ("paper", "whole", 256, 3.0), ("paper", "tiled", 512, 6.0)]
+
+
+def test_scaling_merge_refuses_other_settings(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    bench = load_script("bench_scaling")
+    out = tmp_path / "scaling.json"
+    out.write_text(json.dumps({"settings": "threads 9, allocator tuned", "results": []}))
+    with pytest.raises(SystemExit):
+        bench.main(["--configs", "tiny", "--sides", "32", "--series", "tiled", "--merge",
+                    "--no-ratio", "--in-process", "--json", str(out), "--no-plot"])
+    assert 'measured with "threads 9, allocator tuned"' in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        bench.main(["--configs", "tiny", "--sides", "32", "--merge", "--no-ratio",
+                    "--in-process", "--json", str(tmp_path / "absent.json"), "--no-plot"])
+    assert "no earlier results" in capsys.readouterr().err
+
+
 @pytest.mark.slow
 def test_scaling_smoke_in_process(tmp_path: Path) -> None:
     """bench_scaling end to end on tiny sides (in process), JSON and plot written."""
@@ -222,6 +255,12 @@ def test_scaling_smoke_in_process(tmp_path: Path) -> None:
     saved = json.loads(out.read_text())
     assert set(saved["memory_slopes"]) == {"tiny"} and len(saved["results"]) == 3
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    added = bench.main(["--configs", "tiny", "--sides", "64", "--tile", "32", "--series",
+                        "tiled", "--merge", "--runs", "1", "--threads", "1", "--no-ratio",
+                        "--in-process", "--json", str(out), "--no-plot"])
+    assert [(r["width"], r["series"]) for r in added] == [
+        (32, "whole"), (48, "whole"), (48, "tiled"), (64, "tiled")]
+    assert json.loads(out.read_text())["results"] == added
 
 
 @pytest.mark.slow
