@@ -43,7 +43,7 @@ RELEASES: list[dict[str, Any]] = [
     {
         "name": "msrs",
         "aliases": ["msrs-tiny", "pomai-msrs"],
-        "run": "runs/msrs-tiny-unfrozen-e30",
+        "run": "runs/msrs-tiny-unfrozen-e50",
         "base": "runs/msrs-tiny",
         "description": "PoMAI, narrow `tiny` configuration (C = 16, 35,519 parameters), "
                        "infrared-visible, trained on MSRS, then fine-tuned with every weight "
