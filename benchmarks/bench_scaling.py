@@ -220,6 +220,7 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
 
     import torch
 
+    from pomai.atomic import atomic_write_bytes
     from pomai.config import get_config
     from pomai.fuser import bytes_per_pixel
     from pomai.tiling import free_memory
@@ -279,10 +280,10 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     print("\nPeak memory against pixels, whole image (log-log slope):")
     print("\n".join(slope_report(slopes)))
     done = [r for r in results if "seconds_median" in r]
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"settings": settings, "memory_slopes": slopes,
-                                         "results": results}, indent=1))
+    if args.json:  # atomically: with --merge it holds every earlier point
+        text = json.dumps({"settings": settings, "memory_slopes": slopes, "results": results},
+                          indent=1)
+        atomic_write_bytes(text.encode(), args.json)
     if args.plot and done:
         plot(results, args.plot, f"pomai fuse() scaling, CPU float32, {settings}")
         print(f"plot: {args.plot}", file=sys.stderr)
