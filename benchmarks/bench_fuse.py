@@ -636,7 +636,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
               f"{result['peak_rss_bytes'] / 2**20:.0f} MiB peak RSS", file=sys.stderr)
     print(markdown_table(results))
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        from pomai.atomic import atomic_write_bytes
+
+        atomic_write_bytes(json.dumps(results, indent=1).encode(), args.json)
     return results
 
 
