@@ -104,6 +104,8 @@ def test_max_steps_then_resume_with_new_max_steps(
     assert main(train_args(pair_folder, out, narrow_config_path, "--max-steps", "1")) == 0
     assert "stopped at step 1; continue with --resume" in capsys.readouterr().out
     assert not (out / "model.safetensors").exists()
+    # --max-steps stops this invocation; the run's record plans the whole run.
+    assert json.loads((out / "settings.json").read_text())["max_steps"] is None
     # --resume reads the run's settings.json: no need to repeat --data or other flags.
     resume = ["train", "--resume", "--out", str(out)]
     assert main([*resume, "--max-steps", "100"]) == 0

@@ -69,10 +69,8 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
     if args.resume and args.out:
         saved = Path(args.out) / "settings.json"
         if saved.is_file():
-            # Continue as before unless a flag says otherwise; --max-steps stops one invocation.
-            previous = json.loads(saved.read_text())
-            previous.pop("max_steps", None)
-            values = {**previous, **values}
+            # Continue as before unless a flag says otherwise.
+            values = {**json.loads(saved.read_text()), **values}
     missing = [k for k in ("data", "out") if not values.get(k)]
     if missing:
         raise SystemExit(f"pomai train: --{' and --'.join(missing)} required")
@@ -88,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     trainer = Trainer(settings, resume=args.resume)
     if trainer.rank == 0:
-        text = json.dumps(settings.to_dict(), indent=2, sort_keys=True)
+        text = json.dumps(settings.run_record(), indent=2, sort_keys=True)
         atomic_write_bytes(text.encode(), Path(settings.out) / "settings.json")
     weights = trainer.run()
     if weights is not None:

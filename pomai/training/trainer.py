@@ -91,6 +91,14 @@ class TrainSettings:
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
+    def run_record(self) -> dict[str, Any]:
+        """The settings as the run's record (settings.json, the manifest entry).
+
+        ``max_steps`` stops one invocation, not the run, so it is left out (``None``): a
+        ``--from-config`` of the record trains the whole run.
+        """
+        return {**self.to_dict(), "max_steps": None}
+
 
 def _read_config(name_or_path: str) -> PoMAIConfig:
     path = Path(name_or_path)
@@ -376,7 +384,7 @@ class Trainer:
             self.model,
             self.out,
             inference_stage=self.phases[-1].forward_stage,
-            settings=self.settings.to_dict(),
+            settings=self.settings.run_record(),
             steps=self.state.global_step,
             wall_time=self.state.wall_time,
             data_pairs=len(self.data),
