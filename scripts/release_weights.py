@@ -54,7 +54,7 @@ RELEASES: list[dict[str, Any]] = [
     {
         "name": "msrs-paper",
         "aliases": ["msrs-c64", "pomai-msrs-paper"],
-        "run": "runs/msrs-paper-unfrozen",
+        "run": "runs/msrs-paper-unfrozen-e15",
         "base": "runs/msrs-paper",
         "description": "PoMAI at the paper's width (`paper`, C = 64, 846,291 parameters), "
                        "infrared-visible, trained on MSRS with half the paper's schedule, then "
