@@ -8,11 +8,11 @@
 # Each fine-tune is a fresh `pomai train --from-config runs/msrs-tiny-unfrozen/settings.json`;
 # only the width, the initial weights (runs/msrs-tiny or runs/msrs-paper, model.safetensors)
 # and the number of stage-2 epochs differ. FINETUNES lists them as WIDTH:EPOCHS (default
-# "paper:10 paper:15"; on an H200 a paper-width epoch takes about 18 s, so paper:15 takes
-# 282 s). They run one after the other: two paper-width runs side by side took 46 s per epoch
-# each. Each run folder comes back as $OUT/<width>-e<epochs>.tar (its checkpoint.pt beside
-# it), the benchmark (and profile) as $OUT/bench.tar. Evaluate the
-# runs with scripts/device_evaluate.sh in the same lease or scripts/evaluate_variants.py here.
+# "paper:15", the released msrs-paper: 282 s on an H200, about 18 s per paper-width epoch).
+# They run one after the other: two paper-width runs side by side took 46 s per epoch each.
+# Each run folder comes back as $OUT/<width>-e<epochs>.tar (its checkpoint.pt beside it), the
+# benchmark (and profile) as $OUT/bench.tar. Evaluate the runs with scripts/device_evaluate.sh
+# in the same lease or scripts/evaluate_variants.py here.
 #
 # Environment: OUT (results folder), JOB_SECONDS (whole-job budget, default 540),
 # DEVICE (default cuda), THREADS (CPU threads of each run, default 4), FINETUNES,
@@ -60,7 +60,7 @@ fi
 RUNS=/tmp/unfrozen-runs
 rm -rf "$RUNS" && mkdir -p "$RUNS"
 declare -A BASE=([paper]=runs/msrs-paper/model.safetensors [tiny]=runs/msrs-tiny/model.safetensors)
-for spec in ${FINETUNES-paper:10 paper:15}; do
+for spec in ${FINETUNES-paper:15}; do
     width=${spec%%:*} epochs=${spec##*:}
     name=$width-e$epochs
     limit=$(( $(left) - 15 ))
