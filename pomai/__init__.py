@@ -8,6 +8,17 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from pomai.errors import (
+    CheckpointMismatchError,
+    ChecksumMismatchError,
+    InputError,
+    ManifestError,
+    PomaiError,
+    TileOutOfMemoryError,
+    UnknownModelError,
+    WeightsUnavailableError,
+)
+
 __version__ = "0.1.0.dev0"
 
 _LAZY = {
@@ -18,6 +29,19 @@ _LAZY = {
     "Fuser": "pomai.fuser",
     "list_models": "pomai.hub",
 }
+
+
+__all__ = [
+    "CheckpointMismatchError",
+    "ChecksumMismatchError",
+    "InputError",
+    "ManifestError",
+    "PomaiError",
+    "TileOutOfMemoryError",
+    "UnknownModelError",
+    "WeightsUnavailableError",
+    *_LAZY,
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -30,6 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from pomai.config import PoMAIConfig
+from pomai.errors import (
+    CheckpointMismatchError,
+    ChecksumMismatchError,
+    ManifestError,
+    UnknownModelError,
+    WeightsUnavailableError,
+)
 
 MANIFEST_PATH = Path(__file__).with_name("weights_manifest.json")
 BUNDLED_DIR = Path(__file__).with_name("weights")
@@ -40,29 +47,6 @@ SCHEMA_VERSION = 1
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _TRUE = {"1", "ON", "YES", "TRUE"}
-
-
-class UnknownModelError(LookupError):
-    """A name that is neither a file, an ``hf-hub:`` reference nor a manifest name."""
-
-    def __str__(self) -> str:  # LookupError would quote the message like a KeyError
-        return str(self.args[0])
-
-
-class WeightsUnavailableError(OSError):
-    """The weights are not cached and cannot be downloaded (offline, no network, not on Hub)."""
-
-
-class ChecksumMismatchError(OSError):
-    """A weights file whose sha256 differs from the expected one; it was not loaded."""
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint whose config, metadata or tensors do not match what pomai expects."""
-
-
-class ManifestError(ValueError):
-    """A weights manifest that does not follow the schema."""
 
 
 @dataclass(frozen=True)

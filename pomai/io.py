@@ -40,6 +40,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from pomai.color import rgb_to_luma, rgb_to_ycbcr, ycbcr_to_rgb
+from pomai.errors import InputError
 
 Role = Literal["infrared", "visible"]
 ImageInput = Any  # str | os.PathLike | PIL.Image.Image | np.ndarray | torch.Tensor
@@ -50,10 +51,6 @@ IDENTICAL_CHANNELS_TOLERANCE = 2 / 255
 RANGE_TOLERANCE = 1e-6
 
 _PIL_TO_RGB = {"P", "PA", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"}
-
-
-class InputError(ValueError):
-    """An image that pomai cannot fuse; the message says what is wrong and how to fix it."""
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Literal
 
 import torch
 
+from pomai.errors import TileOutOfMemoryError
+
 if TYPE_CHECKING:
     from pomai.nn.image_statistics import ImageStatistics
 
@@ -38,10 +40,6 @@ AUTO_MEMORY_FRACTION = 0.5
 # Gaussian window: sigma = tile / 8 (MONAI's 0.125), floored so no weight is 0.
 GAUSSIAN_SIGMA_SCALE = 0.125
 MIN_WEIGHT = 1e-3
-
-
-class TileOutOfMemoryError(MemoryError):
-    """Out of memory with the requested (or the smallest automatic) tile; says what to try."""
 
 
 def window_starts(length: int, tile: int, overlap: float) -> list[int]:

@@ -1,0 +1,55 @@
+"""The errors pomai raises on purpose, one family: catch :class:`PomaiError` for all of them.
+
+Each error also derives from the standard exception a caller would expect for its kind of
+problem (``InputError`` is a ``ValueError``, ``ChecksumMismatchError`` an ``OSError``, ...), so
+code written against the standard bases keeps working. Every message names the problem and
+the fix in one line.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "CheckpointMismatchError",
+    "ChecksumMismatchError",
+    "InputError",
+    "ManifestError",
+    "PomaiError",
+    "TileOutOfMemoryError",
+    "UnknownModelError",
+    "WeightsUnavailableError",
+]
+
+
+class PomaiError(Exception):
+    """Base of every error pomai raises on purpose."""
+
+
+class InputError(PomaiError, ValueError):
+    """An image that pomai cannot fuse; the message says what is wrong and how to fix it."""
+
+
+class UnknownModelError(PomaiError, LookupError):
+    """A name that is neither a file, an ``hf-hub:`` reference nor a manifest name."""
+
+    def __str__(self) -> str:  # LookupError would quote the message like a KeyError
+        return str(self.args[0])
+
+
+class WeightsUnavailableError(PomaiError, OSError):
+    """The weights are not cached and cannot be downloaded (offline, no network, not on Hub)."""
+
+
+class ChecksumMismatchError(PomaiError, OSError):
+    """A weights file whose sha256 differs from the expected one; it was not loaded."""
+
+
+class CheckpointMismatchError(PomaiError, ValueError):
+    """A checkpoint whose config, metadata or tensors do not match what pomai expects."""
+
+
+class ManifestError(PomaiError, ValueError):
+    """A weights manifest that does not follow the schema."""
+
+
+class TileOutOfMemoryError(PomaiError, MemoryError):
+    """Out of memory with the requested (or the smallest automatic) tile; says what to try."""
