@@ -14,7 +14,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from pomai.evaluation import Dataset, evaluate, maximum_fusion, model_method
+from pomai.evaluation import Dataset, baseline_methods, evaluate, model_method
 from pomai.fuser import load
 from pomai.metrics import METRIC_NAMES
 
@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     fuser = load(args.model, device="cpu")
     with tempfile.TemporaryDirectory() as tmp:
         datasets = common_scenes(args.data / "test", args.data / "test128", Path(tmp))
-        results = evaluate({"model": model_method(fuser), "Maximum": maximum_fusion}, datasets,
+        results = evaluate({"model": model_method(fuser), "Maximum": baseline_methods()["Maximum"]},
+                           datasets,
                            progress=False)
     print(results.tables_by_dataset())
     print("\nmodel / Maximum at each scale (1.0 = as good as the pixel maximum):\n")

@@ -1,10 +1,15 @@
 """Evaluate fusion methods on dataset folders, laid out like the paper's Table 1.
 
-Every table has two floors computed on the fly: the pixel-wise average and the pixel-wise
-maximum of the two sources. Sources are read as MATLAB grey (``pomai.metrics.read_grey``); a
-model fuses those grey levels (visible luminance) and its output is post-processed as the field's
-test scripts do (per-image min–max stretch to [0, 255], then rounding to uint8) unless
-``postprocess="none"`` (clip and round only).
+A model is evaluated on exactly what a user gets: :meth:`pomai.fuser.Fuser.fuse` is called on
+the source files with its defaults (BT.601 luminance of a colour visible image, the per-image
+min–max stretch of the fused luminance, chroma re-attached, rounding to uint8), and the metrics
+are computed on that image read as MATLAB grey, as they would be on its saved PNG. Sources are
+read as MATLAB grey (``pomai.metrics.read_grey``) for the metrics.
+
+Every table has two floors computed on the fly, the pixel-wise average and the pixel-wise
+maximum of the two sources, and a mean-rank column: per dataset, each metric ranks the methods
+(1 = best; every metric is better when higher; ties share the mean of their ranks), and a
+method's mean rank is the mean of its ranks over the metrics.
 """
 
 from __future__ import annotations
@@ -16,20 +21,33 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from pomai.folders import images_by_stem
-from pomai.metrics import METRIC_NAMES, compute_all, read_grey
+from pomai.metrics import METRIC_NAMES, as_grey_uint8, compute_all, read_grey
+from pomai.normalization import DEFAULT_NORMALIZE, Normalize
 
-Postprocess = Literal["minmax", "none"]
 # Folder pairs recognised inside a dataset folder: (infrared role, visible role). Medical
 # pairs follow the CDDFuse convention: MRI takes the infrared role, CT/PET/SPECT the visible one.
 ROLE_FOLDERS = (("ir", "vi"), ("ir", "vis"), ("mri", "ct"), ("mri", "pet"), ("mri", "spect"))
+RANK_COLUMN = "Rank"
 
-Method = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""A fusion method on uint8 grey arrays: ``(ir, vis) -> fused`` (H, W) uint8."""
+
+@dataclass(frozen=True)
+class Pair:
+    """One pair of a dataset: its stem, source files and their MATLAB grey levels (H, W) uint8."""
+
+    stem: str
+    ir_path: Path
+    vis_path: Path
+    ir: np.ndarray
+    vis: np.ndarray
+
+
+Method = Callable[[Pair], np.ndarray]
+"""A fusion method: ``pair -> fused`` uint8 image, (H, W) grey or (H, W, 3) RGB."""
 
 
 @dataclass(frozen=True)
@@ -94,49 +112,74 @@ def maximum_fusion(ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
     return np.maximum(ir, vis)
 
 
-def to_uint8(fused: np.ndarray, postprocess: Postprocess) -> np.ndarray:
-    """Float fused image in [0, 1] -> uint8, with the per-image min–max stretch or without."""
-    fused = fused.astype(np.float64)
-    if postprocess == "minmax":
-        low, high = fused.min(), fused.max()
-        fused = (fused - low) / (high - low) if high > low else np.zeros_like(fused)
-    elif postprocess != "none":
-        raise ValueError(f"postprocess must be 'minmax' or 'none', got {postprocess!r}")
-    return np.floor(np.clip(fused, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+def baseline_methods() -> dict[str, Method]:
+    """The two floors of every table, on the sources' grey levels."""
+    return {"Average": lambda pair: average_fusion(pair.ir, pair.vis),
+            "Maximum": lambda pair: maximum_fusion(pair.ir, pair.vis)}
 
 
-def model_method(fuser: Any, postprocess: Postprocess = "minmax", tile: Any = None) -> Method:
-    """A :data:`Method` from a :class:`pomai.fuser.Fuser`: fuse grey levels, post-process."""
-    import torch
+def model_method(fuser: Any, normalize: Normalize = DEFAULT_NORMALIZE, tile: Any = None) -> Method:
+    """A :data:`Method` from a :class:`pomai.fuser.Fuser`: ``fuse()`` on the source files."""
 
-    def to_tensor(grey: np.ndarray) -> torch.Tensor:
-        return torch.tensor(grey, dtype=torch.float32).div(255)[None, None]
-
-    def fuse(ir: np.ndarray, vis: np.ndarray) -> np.ndarray:
-        fused = fuser.fuse_luminance(to_tensor(ir), to_tensor(vis), tile=tile)
-        return to_uint8(fused[0, 0].cpu().numpy(), postprocess)
+    def fuse(pair: Pair) -> np.ndarray:
+        return np.asarray(fuser.fuse(pair.ir_path, pair.vis_path, normalize=normalize, tile=tile))
 
     return fuse
 
 
-def folder_method(folder: str | Path) -> Method:
-    """Read already fused images from ``folder`` (matched by stem) instead of fusing."""
-    images = images_by_stem(Path(folder))
+class FusedImages:
+    """A method whose fused images already exist: files matched by stem in one or more folders.
 
-    def read(ir: np.ndarray, vis: np.ndarray, stem: str = "") -> np.ndarray:
-        if stem not in images:
-            raise FileNotFoundError(f"no fused image for {stem!r} in {folder}")
-        return read_grey(images[stem])
+    A dataset none of whose stems is in any folder is not evaluated for this method (it has no
+    row in that dataset's table); a dataset covered in part reports the missing images as
+    failures.
+    """
 
-    read.needs_stem = True  # type: ignore[attr-defined]
-    return read
+    def __init__(self, folders: Iterable[str | Path]) -> None:
+        self.folders = [Path(f) for f in folders]
+        self.images: dict[str, Path] = {}
+        for folder in self.folders:
+            for stem, path in images_by_stem(folder).items():
+                self.images.setdefault(stem, path)
+
+    def covers(self, dataset: Dataset) -> bool:
+        return any(stem in self.images for stem, _, _ in dataset.pairs())
+
+    def __call__(self, pair: Pair) -> np.ndarray:
+        if pair.stem not in self.images:
+            raise FileNotFoundError(
+                f"no fused image for {pair.stem!r} in {', '.join(map(str, self.folders))}"
+            )
+        return read_grey(self.images[pair.stem])
+
+
+def mean_ranks(means: dict[str, dict[str, float]], metrics: Sequence[str]) -> dict[str, float]:
+    """``{method: mean rank}`` from ``means[method][metric]`` (every metric: higher is better).
+
+    Per metric, methods are ranked 1 (best) to n; tied methods share the mean of their ranks;
+    a method's mean rank is the mean over ``metrics``.
+    """
+    methods = list(means)
+    totals = dict.fromkeys(methods, 0.0)
+    for metric in metrics:
+        values = [means[m][metric] for m in methods]
+        for method, value in zip(methods, values, strict=True):
+            better = sum(v > value for v in values)
+            tied = sum(v == value for v in values)
+            totals[method] += better + (tied + 1) / 2
+    return {m: totals[m] / len(metrics) for m in methods}
 
 
 @dataclass
 class Results:
-    """Per-image metric values: ``values[method][dataset][image] = {metric: value}``."""
+    """Per-image metric values: ``values[method][dataset][image] = {metric: value}``.
+
+    ``datasets`` in evaluation order; a method that was not evaluated on a dataset has no entry
+    for it.
+    """
 
     metrics: Sequence[str] = METRIC_NAMES
+    datasets: list[str] = field(default_factory=list)
     values: dict[str, dict[str, dict[str, dict[str, float]]]] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
 
@@ -151,55 +194,70 @@ class Results:
     def methods(self) -> list[str]:
         return list(self.values)
 
-    @property
-    def datasets(self) -> list[str]:
-        seen: dict[str, None] = {}
-        for per_dataset in self.values.values():
-            seen.update(dict.fromkeys(per_dataset))
-        return list(seen)
+    def methods_on(self, dataset: str) -> list[str]:
+        """The methods with at least one image measured on ``dataset``."""
+        return [m for m in self.methods if self.values[m].get(dataset)]
+
+    def mean_ranks(self, dataset: str) -> dict[str, float]:
+        """``{method: mean rank over the metrics}`` among the methods measured on ``dataset``."""
+        return mean_ranks({m: self.mean(m, dataset) for m in self.methods_on(dataset)},
+                          self.metrics)
 
     def table(self) -> str:
-        """Markdown: rows are methods; columns are datasets × metrics (paper Table 1)."""
-        header = ["Method"] + [f"{d} {m}" for d in self.datasets for m in self.metrics]
+        """Markdown: rows are methods; columns are datasets × (metrics, rank) (paper Table 1)."""
+        columns = [*self.metrics, RANK_COLUMN]
+        header = ["Method"] + [f"{d} {c}" for d in self.datasets for c in columns]
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        ranks = {d: self.mean_ranks(d) for d in self.datasets}
         for method in self.methods:
             cells = [method]
             for d in self.datasets:
-                cells += [f"{v:.4g}" for v in self.mean(method, d).values()]
+                if method in ranks[d]:
+                    cells += [f"{v:.4g}" for v in self.mean(method, d).values()]
+                    cells.append(f"{ranks[d][method]:.2f}")
+                else:
+                    cells += ["–"] * len(columns)
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines)
 
     def tables_by_dataset(self) -> str:
-        """Markdown, one table per dataset: rows are methods, columns are metrics."""
+        """Markdown, one table per dataset: rows are methods, columns are metrics and rank."""
         parts = []
         for d in self.datasets:
+            ranks = self.mean_ranks(d)
             n = max(len(self.values[m].get(d, {})) for m in self.methods)
-            lines = [f"**{d}** ({n} pairs)", "", "| Method | " + " | ".join(self.metrics) + " |",
-                     "|" + "---|" * (len(self.metrics) + 1)]
-            for method in self.methods:
-                means = self.mean(method, d).values()
-                lines.append(f"| {method} | " + " | ".join(f"{v:.4g}" for v in means) + " |")
+            lines = [f"**{d}** ({n} pairs)", "",
+                     "| Method | " + " | ".join([*self.metrics, RANK_COLUMN]) + " |",
+                     "|" + "---|" * (len(self.metrics) + 2)]
+            for method, rank in ranks.items():
+                cells = [f"{v:.4g}" for v in self.mean(method, d).values()] + [f"{rank:.2f}"]
+                lines.append(f"| {method} | " + " | ".join(cells) + " |")
             parts.append("\n".join(lines))
         return "\n\n".join(parts)
 
     def to_csv(self) -> str:
-        """One row per (method, dataset, image); image ``mean`` rows hold the dataset means."""
+        """One row per (method, dataset, image); image ``mean`` rows hold the dataset means and,
+        in the last column, the method's mean rank on the dataset."""
         out = io.StringIO()
         writer = csv.writer(out)
-        writer.writerow(["method", "dataset", "image", *self.metrics])
+        writer.writerow(["method", "dataset", "image", *self.metrics, "mean_rank"])
+        ranks = {d: self.mean_ranks(d) for d in self.datasets}
         for method, per_dataset in self.values.items():
             for dataset, images in per_dataset.items():
                 for image, values in images.items():
-                    writer.writerow([method, dataset, image, *(values[m] for m in self.metrics)])
+                    writer.writerow([method, dataset, image,
+                                     *(values[m] for m in self.metrics), ""])
                 mean = self.mean(method, dataset)
-                writer.writerow([method, dataset, "mean", *(mean[m] for m in self.metrics)])
+                writer.writerow([method, dataset, "mean", *(mean[m] for m in self.metrics),
+                                 ranks[dataset].get(method, "")])
         return out.getvalue()
 
     def to_json(self) -> str:
         means = {m: {d: self.mean(m, d) for d in self.values[m]} for m in self.methods}
         return json.dumps(
-            {"metrics": list(self.metrics), "means": means, "per_image": self.values,
-             "failures": self.failures},
+            {"metrics": list(self.metrics), "means": means,
+             "mean_rank": {d: self.mean_ranks(d) for d in self.datasets},
+             "per_image": self.values, "failures": self.failures},
             indent=1,
         )
 
@@ -222,8 +280,9 @@ def evaluate(
     progress: bool = True,
     save_fused: Path | None = None,
 ) -> Results:
-    """Run every method on every pair and compute ``metrics``; a failing pair is recorded in
-    ``Results.failures`` and skipped, never fatal. ``save_fused`` keeps the fused images."""
+    """Run every method on every pair and compute ``metrics`` on its output read as MATLAB
+    grey; a failing pair is recorded in ``Results.failures`` and skipped, never fatal.
+    ``save_fused`` keeps each method's fused images (``<method>/<dataset>/<stem>.png``)."""
     from tqdm.auto import tqdm
 
     from pomai.atomic import atomic_write_image
@@ -232,32 +291,29 @@ def evaluate(
     for method in methods:
         results.values[method] = {}
     for dataset in datasets:
-        pairs = dataset.pairs()
-        for method in methods:
-            results.values[method][dataset.name] = {}
-        for stem, ir_path, vis_path in tqdm(pairs, desc=dataset.name, disable=not progress):
+        results.datasets.append(dataset.name)
+        active = {name: method for name, method in methods.items()
+                  if not isinstance(method, FusedImages) or method.covers(dataset)}
+        for name in active:
+            results.values[name][dataset.name] = {}
+        for stem, ir_path, vis_path in tqdm(dataset.pairs(), desc=dataset.name,
+                                            disable=not progress):
             try:
-                ir, vis = read_grey(ir_path), read_grey(vis_path)
-                if ir.shape != vis.shape:
-                    raise ValueError(f"sizes differ: ir {ir.shape}, vis {vis.shape}")
+                pair = Pair(stem, ir_path, vis_path, read_grey(ir_path), read_grey(vis_path))
+                if pair.ir.shape != pair.vis.shape:
+                    raise ValueError(f"sizes differ: ir {pair.ir.shape}, vis {pair.vis.shape}")
             except (OSError, ValueError) as err:
                 results.failures.append(f"{dataset.name}/{stem}: {err}")
                 continue
-            for name, method in methods.items():
+            for name, method in active.items():
                 try:
-                    if getattr(method, "needs_stem", False):
-                        fused = method(ir, vis, stem)  # type: ignore[call-arg]
-                    else:
-                        fused = method(ir, vis)
+                    fused = method(pair)
                     if save_fused is not None:
                         atomic_write_image(fused, save_fused / name / dataset.name / f"{stem}.png")
-                    values = compute_all(fused, ir, vis, metrics=metrics)
+                    grey = as_grey_uint8(fused, name=f"{name} on {dataset.name}/{stem}")
+                    values = compute_all(grey, pair.ir, pair.vis, metrics=metrics)
                 except (OSError, ValueError, RuntimeError) as err:
                     results.failures.append(f"{name} on {dataset.name}/{stem}: {err}")
                     continue
                 results.values[name][dataset.name][stem] = values
     return results
-
-
-def baseline_methods() -> dict[str, Method]:
-    return {"Average": average_fusion, "Maximum": maximum_fusion}

@@ -13,6 +13,7 @@ from pomai.hub import WeightsEntry, default_model, load_model, resolve
 from pomai.io import ImageInput, prepare_pair, restore
 from pomai.nn.image_statistics import ImageStatistics
 from pomai.nn.pomai import PoMAI
+from pomai.normalization import DEFAULT_NORMALIZE, Normalize, check_normalize, normalize_luminance
 from pomai.tiling import Blend, Tile, sliding_window
 
 
@@ -126,6 +127,7 @@ class Fuser:
         ir: ImageInput,
         vis: ImageInput,
         *,
+        normalize: Normalize = DEFAULT_NORMALIZE,
         tile: Tile = None,
         overlap: float = 0.25,
         blend: Blend = "gaussian",
@@ -138,7 +140,14 @@ class Fuser:
         :mod:`pomai.io`. A colour visible image is fused on its BT.601 Y and returned in colour.
         Batched tensors (B, C, H, W) are fused in one call.
 
+        The output is what the results tables measure (docs/evaluation.md): the fused luminance,
+        stretched per image to the full range (``normalize="minmax"``), the visible image's
+        chroma re-attached, rounded to the input's dtype.
+
         Args:
+            normalize: ``"minmax"`` stretches each fused luminance image to [0, 1] over the whole
+                image (after tiling); ``"none"`` returns the network's output as it is
+                (:mod:`pomai.normalization`).
             tile: None fuses the whole image at once (exact); an int fuses overlapping tiles of
                 that side; ``"auto"`` picks the tile from free memory (whole image when it fits).
             overlap: fraction of a tile shared with its neighbours, in [0, 1).
@@ -149,11 +158,12 @@ class Fuser:
                 docs/api.md, "Tiling", has the measured gap either way.
             progress: show a progress bar over the tiles.
         """
+        check_normalize(normalize)
         pair = prepare_pair(ir, vis).to(self.device)
         fused = self.fuse_luminance(pair.ir, pair.vis_y, tile=tile, overlap=overlap,
                                     blend=blend, image_statistics=image_statistics,
                                     progress=progress)
-        return restore(fused, pair)
+        return restore(normalize_luminance(fused, normalize), pair)
 
     @torch.inference_mode()
     def fuse_luminance(
@@ -169,7 +179,8 @@ class Fuser:
     ) -> torch.Tensor:
         """(B, 1, H, W) infrared and visible luminance in [0, 1] -> (B, 1, H, W) float32 fused.
 
-        The tensor core of :meth:`fuse`, without input conversion; inputs move to the device.
+        The tensor core of :meth:`fuse`, without input conversion and without normalisation
+        (the network's output as it is); inputs move to the device.
         Keyword arguments as for :meth:`fuse`.
         """
         stacked = torch.cat([ir, vis_y], dim=1).to(self.device, torch.float32)

@@ -12,13 +12,14 @@ from PIL import Image
 from pomai.cli import main
 from pomai.evaluation import (
     Dataset,
+    FusedImages,
     average_fusion,
     baseline_methods,
     evaluate,
     find_datasets,
-    folder_method,
     maximum_fusion,
-    to_uint8,
+    mean_ranks,
+    model_method,
 )
 from pomai.metrics import compute_all, read_grey
 
@@ -30,13 +31,11 @@ def test_baselines_by_hand() -> None:
     assert maximum_fusion(ir, vis).tolist() == [[1, 255], [20, 3]]
 
 
-def test_minmax_stretch_and_clip() -> None:
-    fused = np.array([[0.2, 0.4], [0.6, 0.2]])
-    assert to_uint8(fused, "minmax").tolist() == [[0, 128], [255, 0]]
-    assert to_uint8(fused, "none").tolist() == [[51, 102], [153, 51]]
-    assert to_uint8(np.full((2, 2), 0.5), "minmax").tolist() == [[0, 0], [0, 0]]
-    with pytest.raises(ValueError, match="postprocess"):
-        to_uint8(fused, "gamma")  # type: ignore[arg-type]
+def test_mean_ranks_by_hand() -> None:
+    means = {"a": {"X": 3.0, "Y": 1.0}, "b": {"X": 2.0, "Y": 1.0}, "c": {"X": 1.0, "Y": 5.0}}
+    # X: a 1, b 2, c 3. Y: c 1, a and b tie for 2 and 3 -> 2.5 each.
+    assert mean_ranks(means, ["X", "Y"]) == {"a": 1.75, "b": 2.25, "c": 2.0}
+    assert mean_ranks({"only": {"X": 0.0}}, ["X"]) == {"only": 1.0}
 
 
 def test_find_datasets_infrared_and_medical_layouts(tmp_path: Path, make_pairs) -> None:
@@ -75,9 +74,26 @@ def test_folder_method_reads_fused_images_by_stem(tmp_path: Path, make_pairs) ->
     ir, vis = read_grey(root / "ir" / "a.png"), read_grey(root / "vi" / "a.png")
     Image.fromarray(np.maximum(ir, vis)).save(fused_dir / "a.png")
     dataset = Dataset("d", root / "ir", root / "vi")
-    results = evaluate({"mine": folder_method(fused_dir), "Maximum": maximum_fusion}, [dataset],
+    results = evaluate({"mine": FusedImages([fused_dir]), **baseline_methods()}, [dataset],
                        metrics=("SD", "VIF"), progress=False)
     assert results.values["mine"]["d"]["a"] == results.values["Maximum"]["d"]["a"]
+
+
+def test_fused_images_leave_out_a_dataset_they_do_not_cover(tmp_path: Path, make_pairs) -> None:
+    first, second = make_pairs(tmp_path / "one", ["a"]), make_pairs(tmp_path / "two", ["z", "y"])
+    fused_dir = tmp_path / "fused"
+    fused_dir.mkdir()
+    Image.fromarray(read_grey(second / "ir" / "z.png")).save(fused_dir / "z.png")
+    datasets = [find_datasets(first)[0], find_datasets(second)[0]]
+    results = evaluate({"peer": FusedImages([fused_dir]), **baseline_methods()}, datasets,
+                       metrics=("SD", "EN"), progress=False)
+    assert "one" not in results.values["peer"] and set(results.values["peer"]["two"]) == {"z"}
+    assert results.failures == [f"peer on two/y: no fused image for 'y' in {fused_dir}"]
+    assert results.methods_on("one") == ["Average", "Maximum"]
+    assert set(results.mean_ranks("two")) == {"peer", "Average", "Maximum"}
+    table = results.table().splitlines()
+    assert table[0].endswith("| one Rank | two SD | two EN | two Rank |")
+    assert table[2].startswith("| peer | – | – | – |")
 
 
 def test_eval_command_table_csv_json(
@@ -89,14 +105,17 @@ def test_eval_command_table_csv_json(
                  "--out", str(out), "--save-fused", "--no-progress"])
     assert code == 0
     table = capsys.readouterr().out
-    assert table.splitlines()[0] == "| Method | d SD | d SF | d Qabf |"
+    assert table.splitlines()[0] == "| Method | d SD | d SF | d Qabf | d Rank |"
     assert [line.split(" | ")[0] for line in table.splitlines()[2:]] == [
         "| run", "| Average", "| Maximum"  # a run's model.safetensors: the run folder's name
     ]
     data = json.loads((out / "results.json").read_text())
     assert set(data["per_image"]["run"]["d"]) == {"a", "b"}
+    assert sorted(data["mean_rank"]["d"]) == ["Average", "Maximum", "run"]
+    assert sum(data["mean_rank"]["d"].values()) == pytest.approx(1 + 2 + 3)
     csv_lines = (out / "results.csv").read_text().splitlines()
-    assert csv_lines[0] == "method,dataset,image,SD,SF,Qabf" and len(csv_lines) == 1 + 3 * 3
+    assert csv_lines[0] == "method,dataset,image,SD,SF,Qabf,mean_rank"
+    assert len(csv_lines) == 1 + 3 * 3
     fused = np.asarray(Image.open(out / "fused" / "run" / "d" / "a.png"))
     assert fused.dtype == np.uint8 and fused.min() == 0 and fused.max() == 255  # min-max stretch
 
@@ -121,7 +140,7 @@ def test_tables_by_dataset(tmp_path: Path, make_pairs) -> None:
                        progress=False)
     lines = results.tables_by_dataset().splitlines()
     assert lines[0] == "**d** (1 pairs)"
-    assert lines[2] == "| Method | SD | EN |"
+    assert lines[2] == "| Method | SD | EN | Rank |"
     assert lines[4].startswith("| Average | ") and lines[5].startswith("| Maximum | ")
 
 
@@ -131,3 +150,47 @@ def test_eval_command_dataset_labels(
     root = make_pairs(tmp_path / "test", ["a"])
     assert main(["eval", f"msrs={root}", "--metrics", "SD", "--by-dataset", "--no-progress"]) == 0
     assert capsys.readouterr().out.startswith("**msrs** (1 pairs)")
+
+
+def test_eval_fuses_exactly_what_fuse_returns(
+    tmp_path: Path, make_pairs, trained_weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One output path: `pomai eval`'s fused image is fuse()'s output written to PNG, for a grey
+    and a colour visible image; its metrics are those of that PNG read as MATLAB grey."""
+    import pomai
+    from pomai.atomic import atomic_write_image
+
+    root = make_pairs(tmp_path / "d", ["grey", "colour"], (24, 24))
+    grey_vis = np.asarray(Image.open(root / "vi" / "colour.png"))
+    tint = np.stack([grey_vis, (grey_vis * 0.6).astype(np.uint8), 255 - grey_vis], axis=-1)
+    Image.fromarray(tint).save(root / "vi" / "colour.png")
+    out = tmp_path / "out"
+    assert main(["eval", str(root), "--model", f"m={trained_weights}", "--out", str(out),
+                 "--save-fused", "--no-progress"]) == 0
+    capsys.readouterr()
+    fuser = pomai.load(trained_weights, device="cpu")
+    per_image = json.loads((out / "results.json").read_text())["per_image"]["m"]["d"]
+    for stem, mode in (("grey", "L"), ("colour", "RGB")):
+        by_user = tmp_path / f"user-{stem}.png"
+        atomic_write_image(fuser.fuse(root / "ir" / f"{stem}.png", root / "vi" / f"{stem}.png"),
+                           by_user)
+        by_eval = out / "fused" / "m" / "d" / f"{stem}.png"
+        user_image, eval_image = Image.open(by_user), Image.open(by_eval)
+        assert user_image.mode == eval_image.mode == mode
+        assert np.array_equal(np.asarray(user_image), np.asarray(eval_image))
+        ir, vis = read_grey(root / "ir" / f"{stem}.png"), read_grey(root / "vi" / f"{stem}.png")
+        assert per_image[stem] == compute_all(read_grey(by_user), ir, vis)
+
+
+def test_model_method_normalize_none_is_the_raw_output(tmp_path: Path, make_pairs,
+                                                        trained_weights: Path) -> None:
+    import pomai
+
+    root = make_pairs(tmp_path / "d", ["a"], (24, 24))
+    fuser = pomai.load(trained_weights, device="cpu")
+    [dataset] = find_datasets(root)
+    stretched = evaluate({"m": model_method(fuser)}, [dataset], metrics=("SD",), progress=False)
+    raw = evaluate({"m": model_method(fuser, "none")}, [dataset], metrics=("SD",),
+                   progress=False)
+    # The stretch spans the full range, so it can only raise the standard deviation.
+    assert stretched.values["m"]["d"]["a"]["SD"] > raw.values["m"]["d"]["a"]["SD"]

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pomai.normalization import DEFAULT_NORMALIZE, NORMALIZE_MODES
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
@@ -22,10 +24,12 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="a model to evaluate (repeatable); a file or run folder is labelled "
                              "by its name (a run's model.safetensors by the run folder)")
     parser.add_argument("--fused", action="append", default=[], metavar="LABEL=DIR",
-                        help="already fused images of a method, matched by file stem (repeatable)")
-    parser.add_argument("--postprocess", choices=("minmax", "none"), default="minmax",
-                        help="model output to uint8: per-image min-max stretch (the published "
-                             "protocol, default) or clip only")
+                        help="already fused images of a method (e.g. a peer's results), matched "
+                             "by file stem; repeat a LABEL to give it one folder per dataset; a "
+                             "dataset with none of its images is left out for that method")
+    parser.add_argument("--normalize", choices=NORMALIZE_MODES, default=DEFAULT_NORMALIZE,
+                        help="what fuse() does to the fused luminance: per-image min-max "
+                             "stretch (default, as fuse() does by default) or nothing")
     parser.add_argument("--tile", default=None, help="tile side or 'auto' (default: whole image)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--metrics", default=None, help="comma-separated subset of metrics")
@@ -49,10 +53,10 @@ def model_label(name: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from pomai.evaluation import (
+        FusedImages,
         baseline_methods,
         datasets_from_specs,
         evaluate,
-        folder_method,
         model_method,
     )
     from pomai.fuser import load
@@ -70,14 +74,19 @@ def run(args: argparse.Namespace) -> int:
     for spec in args.model:
         label, _, name = spec.rpartition("=") if "=" in spec else ("", "", spec)
         add(label or model_label(name), model_method(
-            load(name, device=args.device), args.postprocess,
+            load(name, device=args.device), args.normalize,
             tile=int(args.tile) if args.tile and args.tile.isdigit() else args.tile,
         ))
+    fused_folders: dict[str, list[Path]] = {}
     for spec in args.fused:
         label, _, folder = spec.partition("=")
-        if not folder:
+        if not label or not folder:
             raise SystemExit(f"pomai eval: --fused expects LABEL=DIR, got {spec!r}")
-        add(label, folder_method(folder))
+        if not Path(folder).is_dir():
+            raise SystemExit(f"pomai eval: --fused {label}: folder {folder} does not exist")
+        fused_folders.setdefault(label, []).append(Path(folder))
+    for label, folders in fused_folders.items():
+        add(label, FusedImages(folders))
     for label, method in baseline_methods().items():
         add(label, method)
     metrics = tuple(args.metrics.split(",")) if args.metrics else METRIC_NAMES

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pomai.atomic import atomic_write_image, image_format
 from pomai.folders import images_by_stem
+from pomai.normalization import DEFAULT_NORMALIZE, NORMALIZE_MODES
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -28,6 +29,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("-o", "--out", type=Path, required=True, help="output file or folder")
     parser.add_argument("--model", help="released name, .safetensors file, run folder or "
                         "hf-hub:owner/repo[@rev] (default: the default released model)")
+    parser.add_argument("--normalize", choices=NORMALIZE_MODES, default=DEFAULT_NORMALIZE,
+                        help="per-image min-max stretch of the fused luminance (default; what "
+                             "the results tables measure) or none (the network's output as is)")
     parser.add_argument("--tile", type=_tile, default=None,
                         help="'auto' or a tile side in pixels (default: whole image)")
     parser.add_argument("--overlap", type=float, default=0.25, help="tile overlap fraction")
@@ -82,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
     written = 0
     for ir, vis, out in tqdm(jobs, desc="fusing", unit="pair", disable=not show or len(jobs) < 2):
         try:
-            fused = fuser.fuse(ir, vis, tile=args.tile, overlap=args.overlap,
+            fused = fuser.fuse(ir, vis, normalize=args.normalize, tile=args.tile,
+                               overlap=args.overlap,
                                image_statistics=not args.tile_statistics,
                                progress=show and len(jobs) == 1)
             atomic_write_image(fused, out)
