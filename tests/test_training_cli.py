@@ -34,7 +34,7 @@ def test_train_end_to_end(
     out = tmp_path / "run"
     assert main(train_args(pair_folder, out, narrow_config_path, "--seed", "3")) == 0
     assert f"exported {out / 'model.safetensors'}" in capsys.readouterr().out
-    for name in ("settings.json", "checkpoint.pt", "steps.csv", "epochs.json",
+    for name in ("settings.json", "checkpoint.safetensors", "steps.csv", "epochs.json",
                  "model.safetensors", "manifest_entry.json"):
         assert (out / name).is_file(), name
     settings = json.loads((out / "settings.json").read_text())

@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 import pomai.training.trainer as trainer_module
 from pomai.config import PoMAIConfig
 from pomai.nn import PoMAI
+from pomai.training.checkpoint import load_checkpoint
 from pomai.training.outputs import sha256_file
 from pomai.training.trainer import (
     ABLATIONS,
@@ -59,7 +60,7 @@ def weights(trainer: Trainer) -> dict[str, torch.Tensor]:
 
 
 def checkpoint_weights(out: Path) -> dict[str, torch.Tensor]:
-    return torch.load(out / CHECKPOINT_NAME, weights_only=True)["model"]
+    return load_checkpoint(out / CHECKPOINT_NAME, torch.device("cpu"))[0]
 
 
 def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:

@@ -36,7 +36,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pairs-file", help="text file of pair stems (one per line) to train on")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--ablation", choices=ABLATIONS)
-    parser.add_argument("--init", help="start from these weights (.safetensors), e.g. stage 2")
+    parser.add_argument("--init", help="start from these weights (a released name, .safetensors "
+                        "file or run folder), e.g. for stage 2")
+    parser.add_argument("--init-partial", action="store_true", default=None,
+                        help="take from --init only the weights this network has (same names "
+                             "and shapes), e.g. the first blocks of a deeper model")
+    parser.add_argument("--teacher", metavar="NAME_OR_PATH",
+                        help="distil from this frozen model (a released name, .safetensors "
+                             "file or run folder)")
+    parser.add_argument("--distill-weight", type=float,
+                        help=f"weight of the L1 distance to the teacher's output "
+                             f"(default {d.distill_weight})")
     parser.add_argument("--clip-grad", type=float)
     parser.add_argument("--val", help="held-out folder with ir/ and vi/ for per-epoch metrics")
     parser.add_argument("--val-pairs", type=int)

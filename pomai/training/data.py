@@ -101,6 +101,13 @@ class PairedImages:
     def __len__(self) -> int:
         return len(self.images)
 
+    @property
+    def fixed_samples(self) -> bool:
+        """True when every sample is the same in every epoch: whole images, no flips or zoom."""
+        a = self.augment
+        return (not a.flips and a.zoom_prob == 0
+                and all(max(image.shape[-2:]) <= a.crop for image in self.images))
+
     def sample(self, index: int, epoch: int, seed: int) -> torch.Tensor:
         """(2, crop, crop) augmented pair (the whole image when it is smaller than the crop)."""
         g = torch.Generator().manual_seed(((seed * 1_000_003 + epoch) * 10_000_019 + index) % 2**63)

@@ -10,19 +10,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from pomai.atomic import atomic_write_bytes
 
 WEIGHTS_NAME = "model.safetensors"
 MANIFEST_ENTRY_NAME = "manifest_entry.json"
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    atomic_write_bytes(buffer.getvalue(), path)
 
 
 def sha256_file(path: Path) -> str:

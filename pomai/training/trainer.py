@@ -6,7 +6,8 @@ under ``no_grad``; only MICM trained). Each phase has a fresh Adam and a StepLR 
 ablations of the paper's Table 2 are other phase lists (:func:`plan_phases`).
 
 Everything a run needs to continue exactly (model, optimiser, scheduler, position, random
-state, history) is in one checkpoint file, written atomically.
+state, history) is in one checkpoint file, written atomically (:mod:`pomai.training.checkpoint`).
+With a teacher (:mod:`pomai.training.distillation`) the loss gains a distillation term.
 """
 
 from __future__ import annotations
@@ -25,21 +26,18 @@ from torch import nn
 
 from pomai.config import PoMAIConfig, get_config
 from pomai.nn.pomai import PoMAI
+from pomai.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from pomai.training.data import Augment, PairedImages, epoch_order, find_pairs
+from pomai.training.distillation import Teacher, distillation_loss
 from pomai.training.loss import FusionLoss
-from pomai.training.outputs import (
-    atomic_torch_save,
-    export_checkpoint,
-    plot_loss_curve,
-    write_history,
-)
+from pomai.training.outputs import export_checkpoint, plot_loss_curve, write_history
 
 Ablation = Literal["none", "no_ngmm", "no_camn", "no_micm", "joint", "no_freeze"]
 ABLATIONS: tuple[str, ...] = ("none", "no_ngmm", "no_camn", "no_micm", "joint", "no_freeze")
 STAGE_ONE = ("encoder", "ngmm", "camn", "decoder")
 ALL_MODULES = (*STAGE_ONE, "micm")
-CHECKPOINT_NAME = "checkpoint.pt"
 LOSS_COLUMNS = ("total", "ssim", "mse", "intensity", "gradient")
+DISTILL_COLUMN = "distill"
 
 
 @dataclass(frozen=True)
@@ -64,6 +62,9 @@ class TrainSettings:
     pairs_file: str | None = None
     ablation: Ablation = "none"
     init: str | None = None
+    init_partial: bool = False
+    teacher: str | None = None
+    distill_weight: float = 10.0
     clip_grad: float | None = None
     val: str | None = None
     val_pairs: int = 32
@@ -249,6 +250,11 @@ class Trainer:
                 f"{settings.data} has {len(self.data)} pairs, fewer than one batch of "
                 f"{settings.batch}: lower --batch"
             )
+        self.teacher = None
+        self.loss_columns = LOSS_COLUMNS
+        if settings.teacher:
+            self.teacher = Teacher(settings.teacher, self.device, self.data.fixed_samples)
+            self.loss_columns = (*LOSS_COLUMNS, DISTILL_COLUMN)
         self.val_data = None
         if settings.val:
             pairs = find_pairs(settings.val)[: settings.val_pairs]
@@ -266,54 +272,73 @@ class Trainer:
     def checkpoint_path(self) -> Path:
         return self.out / CHECKPOINT_NAME
 
-    def _load_init(self, path: str) -> None:
-        from safetensors.torch import load_file
+    def _load_init(self, name_or_path: str) -> None:
+        """Start from released or exported weights (loaded and checked as for inference).
 
-        self.model.load_state_dict(load_file(path), strict=True)
+        With ``init_partial`` the network takes the weights it has (same name and shape) from a
+        larger one, e.g. the first Restormer blocks of a deeper encoder, and ignores the rest.
+        """
+        from pomai.hub import load_model, resolve
+
+        source, _ = load_model(resolve(name_or_path))
+        state = source.state_dict()
+        if self.settings.init_partial:
+            own = self.model.state_dict()
+            absent = [k for k, v in own.items() if k not in state or state[k].shape != v.shape]
+            if absent:
+                raise ValueError(
+                    f"--init-partial: {name_or_path} lacks {len(absent)} weights of this network "
+                    f"(or has them in another shape), e.g. {absent[:3]}: initialise from a "
+                    "network of the same width and modules"
+                )
+            state = {k: state[k] for k in own}
+        self.model.load_state_dict(state, strict=True)
 
     def _load_checkpoint(self) -> None:
         path = self.checkpoint_path
         if not path.is_file():
             raise FileNotFoundError(f"--resume: no checkpoint at {path}; start without --resume")
-        ckpt = torch.load(path, map_location=self.device, weights_only=True)
-        saved = ckpt["settings"]
+        model, optimizer, rng, record = load_checkpoint(path, self.device)
+        saved = record["settings"]
         current = self.settings.to_dict()
+        default = TrainSettings(data="", out="").to_dict()
         changed = [
             k
             for k in current
-            if k not in TrainSettings.RESUMABLE_CHANGES and saved.get(k) != current[k]
+            if k not in TrainSettings.RESUMABLE_CHANGES and saved.get(k, default[k]) != current[k]
         ]
         fixed = [k for k in changed if k not in TrainSettings.EPOCH_FIELDS]
         if fixed:
             diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in fixed)
             raise ValueError(f"--resume with different settings than {path} was made with: {diffs}")
-        state = RunState(**ckpt["state"])
+        state = RunState(**record["state"])
         if changed:
             problem = epochs_change_problem(
                 plan_phases(TrainSettings(**saved)), self.phases, state.phase, state.epoch
             )
             if problem:
                 raise ValueError(f"--resume cannot change the epochs of {path}: {problem}")
-        self.model.load_state_dict(ckpt["model"], strict=True)
+        self.model.load_state_dict(model, strict=True)
         self.state = state
-        torch.set_rng_state(ckpt["rng"].cpu())  # map_location moved it to the device
-        self._checkpoint = ckpt
+        torch.set_rng_state(rng)
+        self._checkpoint = {"optimizer": optimizer, "scheduler": record["scheduler"]}
 
     def _save_checkpoint(self, optimizer: torch.optim.Optimizer, scheduler: Any) -> None:
         if self.rank != 0:
             return
-        self.out.mkdir(parents=True, exist_ok=True)
-        payload = {
-            "settings": self.settings.to_dict(),
-            "model_config": self.model.config.to_dict(),
-            "model": self.model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "state": dataclasses.asdict(self.state),
-            "rng": torch.get_rng_state(),
-        }
-        atomic_torch_save(payload, self.checkpoint_path)
-        write_history(self.out, LOSS_COLUMNS, self.state.step_log, self.state.epoch_log)
+        save_checkpoint(
+            self.checkpoint_path,
+            model=self.model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            rng=torch.get_rng_state(),
+            record={
+                "settings": self.settings.to_dict(),
+                "model_config": self.model.config.to_dict(),
+                "scheduler": scheduler.state_dict(),
+                "state": dataclasses.asdict(self.state),
+            },
+        )
+        write_history(self.out, self.loss_columns, self.state.step_log, self.state.epoch_log)
 
     # -- the loop ----------------------------------------------------------------------------
 
@@ -355,7 +380,7 @@ class Trainer:
                     # Phase 0 keeps plain epoch numbers, so older runs resume unchanged.
                     sample_epoch = phase_index * 10_000 + self.state.epoch
                     batch = self.data.batch(indices, sample_epoch, s.seed).to(self.device)
-                    terms = self._train_step(step_fn, optimizer, trainable, batch)
+                    terms = self._train_step(step_fn, optimizer, trainable, batch, indices)
                     self.state.step_log.append(
                         [self.state.global_step, phase_index, self.state.epoch,
                          optimizer.param_groups[0]["lr"], *terms]
@@ -379,7 +404,7 @@ class Trainer:
         self.state.wall_time = wall_before + time.perf_counter() - started
         if self.rank != 0:
             return None
-        plot_loss_curve(self.out, LOSS_COLUMNS, self.state.step_log)
+        plot_loss_curve(self.out, self.loss_columns, self.state.step_log)
         return export_checkpoint(
             self.model,
             self.out,
@@ -396,15 +421,25 @@ class Trainer:
         optimizer: torch.optim.Optimizer,
         trainable: list[nn.Parameter],
         batch: torch.Tensor,
+        samples: list[int],
     ) -> list[float]:
+        """One optimiser step on ``batch`` (B, 2, H, W), the dataset's ``samples``; returns the
+        logged loss terms (:attr:`loss_columns`)."""
         ir, vis = batch[:, :1], batch[:, 1:]
-        terms = self.loss(step_fn(ir, vis), ir, vis)
+        fused = step_fn(ir, vis)
+        terms = self.loss(fused, ir, vis)
+        logged = [getattr(terms, name) for name in LOSS_COLUMNS]
+        total = terms.total
+        if self.teacher is not None:
+            distill = distillation_loss(fused, self.teacher(ir, vis, samples))
+            total = total + self.settings.distill_weight * distill
+            logged = [total, *logged[1:], distill]
         optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
+        total.backward()
         if self.settings.clip_grad:
             torch.nn.utils.clip_grad_norm_(trainable, self.settings.clip_grad)
         optimizer.step()
-        values = torch.stack([getattr(terms, name).detach() for name in LOSS_COLUMNS])
+        values = torch.stack([value.detach() for value in logged])
         if self.world > 1:
             # Log the global batch's loss, not this rank's shard of it.
             dist.all_reduce(values)
