@@ -26,6 +26,7 @@ def load(
     revision: str | None = None,
     cache_dir: str | os.PathLike | None = None,
     offline: bool | None = None,
+    compile: bool = False,
 ) -> Fuser:
     """Load released or local PoMAI weights for fusion.
 
@@ -43,6 +44,9 @@ def load(
             a ValueError for a model bundled without a Hub repository.
         cache_dir: Hub cache folder (default: huggingface_hub's, from HF_HOME / HF_HUB_CACHE).
         offline: True never touches the network; None follows HF_HUB_OFFLINE.
+        compile: run the network through ``torch.compile`` (CPU and CUDA). Each new input
+            shape (image size, batch size or tile) compiles first, which takes tens of seconds
+            (docs/performance.md, "torch.compile"); later calls of that shape reuse it.
 
     Downloaded and bundled files are sha256-verified before loading; loading is safetensors-only
     and strict (see :mod:`pomai.hub`).
@@ -55,7 +59,7 @@ def load(
     if stage == 1 and weights.entry is not None:
         _warn_if_stage1_untrained(weights.entry)
     return Fuser(model, stage=stored_stage if stage is None else stage, device=device,
-                 dtype=dtype, source=weights.source, entry=weights.entry)
+                 dtype=dtype, source=weights.source, entry=weights.entry, compile=compile)
 
 
 # Ablations whose training ran every weight through MICM: no network was trained without it.
@@ -91,6 +95,7 @@ class Fuser:
         dtype: torch.dtype | None = None,
         source: str = "",
         entry: WeightsEntry | None = None,
+        compile: bool = False,
     ) -> None:
         self.device = _pick_device(device)
         self.dtype = dtype or torch.float32
@@ -113,6 +118,8 @@ class Fuser:
         self.stage = stage
         self.source = source
         self.entry = entry
+        self.compiled = compile
+        self._network = torch.compile(self.model, dynamic=False) if compile else self.model
 
     @property
     def config(self) -> PoMAIConfig:
@@ -120,7 +127,7 @@ class Fuser:
 
     def __repr__(self) -> str:
         return (f"Fuser({self.source or 'PoMAI'}, stage={self.stage}, device={self.device}, "
-                f"dtype={self.dtype})")
+                f"dtype={self.dtype}" + (", compiled)" if self.compiled else ")"))
 
     def fuse(
         self,
@@ -187,7 +194,7 @@ class Fuser:
 
         def network(window: torch.Tensor) -> torch.Tensor:
             window = window.to(self.dtype)
-            return self.model(window[:, :1], window[:, 1:], stage=self.stage)
+            return self._network(window[:, :1], window[:, 1:], stage=self.stage)
 
         return sliding_window(
             network, stacked, tile, overlap=overlap, blend=blend, progress=progress,

@@ -2,8 +2,9 @@
 
     python scripts/readme_table.py [--eval docs/results/eval/results.json] [--write]
 
-Prints the table (SD, SF, AG, VIF, Qabf of each released model and the pixel maximum on four of
-the test sets); ``--write`` replaces the table in README.md, between its marker comments.
+Prints the table (SD, SF, AG, VIF, Qabf and the mean rank over all nine metrics of each released
+model, SeAFusion where measured, and the pixel-average and pixel-maximum baselines, on four of the
+test sets); ``--write`` replaces the table in README.md, between its marker comments.
 tests/test_scripts_readme_table.py checks that README.md holds what this prints.
 """
 
@@ -24,20 +25,24 @@ DATASETS = {
     "mri-pet": "Harvard MRI-PET (42 pairs)",
 }
 METRICS = {"SD": 2, "SF": 2, "AG": 2, "VIF": 3, "Qabf": 3}  # name: decimals
-BASELINE = ("Maximum", "pixel maximum")
+OTHERS = {"SeAFusion": "SeAFusion", "Average": "pixel average", "Maximum": "pixel maximum"}
 BEGIN, END = "<!-- results table: scripts/readme_table.py -->", "<!-- end of results table -->"
 
 
-def table(means: dict[str, dict[str, dict[str, float]]]) -> str:
-    """Markdown table of ``means[method][dataset][metric]`` (results.json's ``means``)."""
-    models = [m for m in means if m not in ("Average", "Maximum")]
-    lines = ["| dataset | method | " + " | ".join(METRICS) + " |",
-             "|---|---|" + "---|" * len(METRICS)]
+def table(results: dict[str, Any]) -> str:
+    """Markdown table from results.json's ``means[method][dataset][metric]`` and
+    ``mean_rank[dataset][method]``; a method not measured on a dataset has no row there."""
+    means, ranks = results["means"], results["mean_rank"]
+    models = [m for m in means if m not in OTHERS]
+    lines = ["| dataset | method | " + " | ".join(METRICS) + " | mean rank (9 metrics) |",
+             "|---|---|" + "---|" * (len(METRICS) + 1)]
     for dataset, title in DATASETS.items():
-        rows: list[tuple[str, str]] = [(m, f"`{m}`") for m in models] + [BASELINE]
+        rows = [(m, f"`{m}`") for m in models] + list(OTHERS.items())
+        rows = [(method, label) for method, label in rows if dataset in means.get(method, {})]
         for i, (method, label) in enumerate(rows):
             values = means[method][dataset]
             cells = [f"{values[name]:.{decimals}f}" for name, decimals in METRICS.items()]
+            cells.append(f"{ranks[dataset][method]:.2f}")
             first = f"| {title} |" if i == 0 else "| |"
             lines.append(f"{first} {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -59,7 +64,7 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="replace the table in README.md")
     args = parser.parse_args()
     results: dict[str, Any] = json.loads(args.eval.read_text())
-    text = table(results["means"])
+    text = table(results)
     if args.write:
         readme = ROOT / "README.md"
         atomic_write_bytes(replace_table(readme.read_text(), text).encode(), readme)

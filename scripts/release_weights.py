@@ -37,8 +37,10 @@ INPUT = {
     "infrared": "grey, 1 channel (3 identical channels accepted); uint16 scaled by 1/65535",
     "visible": "BT.601 luminance Y; a colour image's Cb/Cr are re-attached to the fused Y",
     "range": "[0, 1] float (uint8 / 255)",
-    "output": "[0, 1] float clipped; pomai eval stretches min-max to uint8 (published protocol)",
+    "output": "fused luminance stretched min-max per image (fuse()'s default, "
+              "normalize='minmax'; what the metrics measure), then the visible chroma",
 }
+DATA_ROOT = "../shared/data/"
 RELEASES: list[dict[str, Any]] = [
     {
         "name": "msrs",
@@ -88,11 +90,27 @@ def training_record(release: dict[str, Any], exported: dict[str, Any]) -> dict[s
     )
 
     def kept(settings: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in settings.items() if k not in ("out", "progress", "threads")}
+        named = {k: dataset_name(v) if k in ("data", "val") else v for k, v in settings.items()}
+        if named.get("init"):
+            named["init"] = run_name(named["init"])
+        return {k: v for k, v in named.items() if k not in ("out", "progress", "threads")}
 
-    return {"data": tune["data"], "pairs": tune["pairs"], "steps": steps,
-            "wall_time_s": wall_time, "budget": budget, "run": release["run"],
-            "settings": kept(t), "base_run": release["base"], "base_settings": kept(b)}
+    return {"data": dataset_name(tune["data"]), "pairs": tune["pairs"], "steps": steps,
+            "wall_time_s": wall_time, "budget": budget, "run": run_name(release["run"]),
+            "settings": kept(t), "base_run": run_name(release["base"]),
+            "base_settings": kept(b)}
+
+
+def dataset_name(path: str | None) -> str | None:
+    """A training or validation folder as the dataset and split it is (``msrs/train``), not as
+    a path on the machine that trained."""
+    return path[len(DATA_ROOT):] if path and path.startswith(DATA_ROOT) else path
+
+
+def run_name(path: str) -> str:
+    """``runs/NAME`` or ``runs/NAME/model.safetensors`` -> NAME, the run's record in runs/."""
+    parts = Path(path).parts
+    return parts[1] if len(parts) >= 2 and parts[0] == "runs" else path
 
 
 def export(release: dict[str, Any]) -> Path:
@@ -121,8 +139,8 @@ def entry(release: dict[str, Any], means: dict[str, dict[str, float]],
         "inference_stage": exported["inference_stage"], "sha256": exported["sha256"],
         "size_bytes": exported["size_bytes"], "licence": LICENCE,
         "training": training_record(release, exported), "input": INPUT,
-        "metrics": {"code": "pomai.metrics (MATLAB conventions, docs/metrics.md); "
-                            "min-max stretched output, whole images",
+        "metrics": {"code": "pomai.metrics (MATLAB conventions, docs/metrics.md) on fuse()'s "
+                            "output with its defaults, whole images",
                     "command": eval_command,
                     "means": rounded},
         "bundled": bundled.name,

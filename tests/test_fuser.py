@@ -191,3 +191,12 @@ def test_fuse_stretches_luminance_before_the_chroma_is_reattached(fuser: Fuser) 
 def test_fuse_refuses_an_unknown_normalize(fuser: Fuser) -> None:
     with pytest.raises(ValueError, match="normalize must be one of 'minmax', 'none'"):
         fuser.fuse(np.zeros((8, 8), np.uint8), np.zeros((8, 8), np.uint8), normalize="gamma")
+
+
+def test_compiled_fusion_equals_eager_for_a_batch(fuser: Fuser, trained_weights: Path) -> None:
+    compiled = pomai.load(trained_weights, device="cpu", compile=True)
+    assert compiled.compiled and "compiled" in repr(compiled)
+    g = torch.Generator().manual_seed(7)
+    ir, vis = torch.rand(2, 1, 24, 28, generator=g), torch.rand(2, 3, 24, 28, generator=g)
+    assert torch.allclose(compiled.fuse(ir, vis, normalize="none"),
+                          fuser.fuse(ir, vis, normalize="none"), atol=1e-5)

@@ -60,3 +60,10 @@ def test_training_record_counts_the_base_run_and_the_fine_tune(
         {"run": "tune", "base": "base", "hardware": "a test"}, tune)
     assert "then 20 stage-2 epochs" in record["budget"]
     assert "Adam 0.0001 halved every 10 epochs; 7 steps" in record["budget"]
+
+
+def test_training_record_names_datasets_and_runs_not_paths(release_script) -> None:
+    assert release_script.dataset_name("../shared/data/msrs/train") == "msrs/train"
+    assert release_script.dataset_name(None) is None
+    assert release_script.run_name("runs/msrs-tiny/model.safetensors") == "msrs-tiny"
+    assert release_script.run_name("runs/msrs-tiny") == "msrs-tiny"

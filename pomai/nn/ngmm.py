@@ -56,6 +56,9 @@ def group_windows(length: int, group_size: int) -> tuple[torch.Tensor, torch.Ten
     return query_start, key_start
 
 
+# Eager even inside torch.compile: inductor (torch 2.13) fails to lower this function's gathers
+# of rows that NGMM has gathered already ("vr must not be None") for batches of more than one.
+@torch.compiler.disable
 def group_attention(
     queries: torch.Tensor, values: torch.Tensor, group_size: int, with_lse: bool = False
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -79,9 +82,12 @@ def group_attention(
         q, key, v = queries[:, None], keys[:, None], values[:, None]
     else:
         query_start, key_start = group_windows(length, k)
-        query_rows = (query_start[:, None] + torch.arange(k)).to(queries.device)
-        key_rows = (key_start[:, None] + torch.arange(3 * k)).to(queries.device)
-        q, key, v = queries[:, query_rows], keys[:, key_rows], values[:, key_rows]
+        query_rows = (query_start[:, None] + torch.arange(k)).flatten().to(queries.device)
+        key_rows = (key_start[:, None] + torch.arange(3 * k)).flatten().to(queries.device)
+        n, d, groups = queries.shape[0], queries.shape[-1], len(query_start)
+        q = queries.index_select(1, query_rows).view(n, groups, k, d)
+        key = keys.index_select(1, key_rows).view(n, groups, 3 * k, d)
+        v = values.index_select(1, key_rows).view(n, groups, 3 * k, values.shape[-1])
     if with_lse:
         scores = q @ key.transpose(-2, -1)
         lse = scores.logsumexp(dim=-1, keepdim=True)
@@ -149,8 +155,8 @@ class NGMM(nn.Module):
         # Sort: one flat index per (batch, round, sorted position) into the (B·L, C) pixel rows.
         batch_offset = torch.arange(b, device=order.device)[:, None, None] * length
         gather = (order + batch_offset).reshape(-1)
-        q = right.reshape(b * length, c)[gather].view(b * rounds, length, c)
-        v = left.reshape(b * length, c)[gather].view(b * rounds, length, c)
+        q = right.reshape(b * length, c).index_select(0, gather).view(b * rounds, length, c)
+        v = left.reshape(b * length, c).index_select(0, gather).view(b * rounds, length, c)
         out, lse = group_attention(q, v, self.group_size, with_lse=rounds > 1)
 
         # Un-sort: the inverse permutation of each round, built by a scatter (no second sort).
@@ -158,10 +164,12 @@ class NGMM(nn.Module):
         inverse.scatter_(-1, order, torch.arange(length, device=order.device).expand_as(order))
         row_offset = torch.arange(b * rounds, device=order.device).view(b, rounds, 1) * length
         scatter_back = (inverse + row_offset).reshape(-1)
-        out = out.reshape(b * rounds * length, c)[scatter_back].view(b, rounds, length, c)
+        out = out.reshape(b * rounds * length, c).index_select(0, scatter_back)
+        out = out.view(b, rounds, length, c)
         if rounds == 1:
             attended = out[:, 0]
         else:
-            weights = torch.softmax(lse.reshape(-1)[scatter_back].view(b, rounds, length), dim=1)
+            weights = lse.reshape(-1).index_select(0, scatter_back).view(b, rounds, length)
+            weights = torch.softmax(weights, dim=1)
             attended = (out * weights[..., None]).sum(dim=1)
         return x_enc + attended.transpose(1, 2).reshape(b, c, h, w)
