@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from pomai.errors import InputError
 from pomai.folders import images_by_stem
 from pomai.metrics import METRIC_NAMES, compute_all, read_grey
 
@@ -52,7 +53,7 @@ def find_datasets(root: str | Path, name: str | None = None) -> list[Dataset]:
     ``mri/`` + ``ct/``, ...), else each sub-folder that does (e.g. harvard/MRI_CT)."""
     root = Path(root)
     if not root.is_dir():
-        raise ValueError(f"dataset folder {root} does not exist")
+        raise InputError(f"dataset folder {root} does not exist: check the path")
     found = _dataset_in(root, name or root.name)
     if found:
         return [found]
@@ -63,7 +64,7 @@ def find_datasets(root: str | Path, name: str | None = None) -> list[Dataset]:
     ]
     if not datasets:
         known = ", ".join(f"{a}/+{b}/" for a, b in ROLE_FOLDERS)
-        raise ValueError(f"no image pairs in {root}: expected sub-folders {known}")
+        raise InputError(f"no image pairs in {root}: expected sub-folders {known}")
     return datasets
 
 

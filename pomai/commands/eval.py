@@ -7,6 +7,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pomai.commands.options import add_threads
+from pomai.errors import UsageError
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
@@ -34,6 +37,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--by-dataset", action="store_true",
                         help="print one table per dataset instead of the paper's wide layout")
     parser.add_argument("--no-progress", action="store_true")
+    add_threads(parser)
     parser.set_defaults(handler=run)
 
 
@@ -63,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
 
     def add(label: str, method: Any) -> None:
         if label in methods:
-            raise SystemExit(f"pomai eval: two methods are labelled {label!r}; name them with "
-                             "LABEL=..., e.g. --model tiny=runs/a/model.safetensors")
+            raise UsageError(f"two methods are labelled {label!r}; name them with LABEL=..., "
+                             "e.g. --model tiny=runs/a/model.safetensors")
         methods[label] = method
 
     for spec in args.model:
@@ -76,11 +80,15 @@ def run(args: argparse.Namespace) -> int:
     for spec in args.fused:
         label, _, folder = spec.partition("=")
         if not folder:
-            raise SystemExit(f"pomai eval: --fused expects LABEL=DIR, got {spec!r}")
+            raise UsageError(f"--fused expects LABEL=DIR, got {spec!r}")
         add(label, folder_method(folder))
     for label, method in baseline_methods().items():
         add(label, method)
     metrics = tuple(args.metrics.split(",")) if args.metrics else METRIC_NAMES
+    unknown = sorted(set(metrics) - set(METRIC_NAMES))
+    if unknown:
+        raise UsageError(f"unknown metric(s) {unknown} in --metrics; choose from "
+                         f"{','.join(METRIC_NAMES)}")
     results = evaluate(
         methods, datasets, metrics=metrics, progress=not args.no_progress,
         save_fused=args.out / "fused" if args.out and args.save_fused else None,
