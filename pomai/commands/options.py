@@ -1,0 +1,35 @@
+"""Option types and options shared by several sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (a usage error names the bad value)."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+    return value
+
+
+def add_threads(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: the CPU threads PyTorch uses (``torch.set_num_threads``)."""
+    parser.add_argument(
+        "--threads", type=positive_int, metavar="N",
+        help="CPU threads for PyTorch (default: PyTorch's, one per core). On a machine whose "
+             "cores are busy with other work, fewer threads are faster, often 1 "
+             "(docs/api.md, 'Threads')",
+    )
