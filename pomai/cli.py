@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from pomai.errors import ChecksumMismatchError, ManifestError, PomaiError, TileOutOfMemoryError
@@ -63,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except PomaiError as err:
         return _fail(command, err, 1 if isinstance(err, FAILED_WORK) else 2)
+    except BrokenPipeError:  # the reader went away (pomai list | head -1): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except OSError as err:
         return _fail(command, err, 1)
 
