@@ -261,6 +261,11 @@ def test_fuse_errors_are_one_line(
     _one_line(capsys, "fuse", "nowhere/ir.png does not exist")
     assert main(["fuse", *out, *model]) == 2
     _one_line(capsys, "fuse", "give IR and VIS", "or --sample NAME (street, doorway, house)")
+    (tmp_path / "ir").mkdir()
+    (tmp_path / "vi").mkdir()
+    assert main(["fuse", str(tmp_path / "ir"), str(tmp_path / "vi"), "-o", str(tmp_path / "o"),
+                 *model]) == 2
+    _one_line(capsys, "fuse", "no pairs")
     assert main(["fuse", "--sample", "street", "--device", "gpu", *out, *model]) == 2
     _one_line(capsys, "fuse", "unknown device 'gpu'")
     if not torch.cuda.is_available():

@@ -46,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint-every", type=positive_int, help="steps between checkpoints")
     parser.add_argument("--max-steps", type=positive_int,
                         help="stop (resumably) at this global step")
-    parser.add_argument("--device", help="cpu, cuda, cuda:1, ... or auto")
+    parser.add_argument("--device", help="cpu, cuda, cuda:1, ...")
     add_threads(parser)
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
