@@ -11,11 +11,13 @@ from typing import Any
 from pomai.errors import (
     CheckpointMismatchError,
     ChecksumMismatchError,
+    DeviceUnavailableError,
     InputError,
     ManifestError,
     PomaiError,
     TileOutOfMemoryError,
     UnknownModelError,
+    UsageError,
     WeightsUnavailableError,
 )
 
@@ -28,17 +30,21 @@ _LAZY = {
     "load": "pomai.fuser",
     "Fuser": "pomai.fuser",
     "list_models": "pomai.hub",
+    "samples": "pomai.sample_pairs",
+    "SamplePair": "pomai.sample_pairs",
 }
 
 
 __all__ = [
     "CheckpointMismatchError",
     "ChecksumMismatchError",
+    "DeviceUnavailableError",
     "InputError",
     "ManifestError",
     "PomaiError",
     "TileOutOfMemoryError",
     "UnknownModelError",
+    "UsageError",
     "WeightsUnavailableError",
     *_LAZY,
 ]

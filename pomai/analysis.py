@@ -16,15 +16,14 @@ All images are read as 8-bit grey (:func:`pomai.metrics.read_grey`: RGB through 
 
 from __future__ import annotations
 
-import argparse
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .errors import InputError
 from .metrics.grey import as_grey_uint8, read_grey
 from .metrics.information import entropy
 
@@ -37,7 +36,6 @@ __all__ = [
     "image_features",
     "js_divergence",
     "kmeans",
-    "main",
     "plot_analysis",
 ]
 
@@ -70,7 +68,8 @@ def image_features(img: np.ndarray) -> dict[str, float]:
     """
     u8 = as_grey_uint8(img, "img")
     if min(u8.shape) < 3:
-        raise ValueError(f"image_features needs at least 3x3 pixels, got {u8.shape}.")
+        raise InputError(f"image_features needs at least 3x3 pixels, got {u8.shape}: study "
+                         "larger images.")
     x = u8.astype(np.float64)
     gy, gx = np.gradient(x)
     mean = float(x.mean())
@@ -202,7 +201,8 @@ def analyze_images(
         a = as_grey_uint8(ir, f"ir {name}")
         b = as_grey_uint8(vis, f"vis {name}")
         if a.shape != b.shape:
-            raise ValueError(f"pair {name}: IR is {a.shape} but visible is {b.shape}.")
+            raise InputError(f"pair {name}: IR is {a.shape} but visible is {b.shape}; the study "
+                             "needs pixel-aligned pairs of one size.")
         pairs.append(
             {
                 "name": name,
@@ -214,7 +214,8 @@ def analyze_images(
         )
     n = len(pairs)
     if n < k:
-        raise ValueError(f"the study needs at least k = {k} pairs, got {n}.")
+        raise InputError(f"the study needs at least k = {k} pairs, got {n}: add pairs or lower "
+                         "--k.")
 
     p_stat = {}
     means = {}
@@ -277,8 +278,15 @@ def analyze_images(
 
 def _image_names(folder: Path) -> dict[str, Path]:
     if not folder.is_dir():
-        raise ValueError(f"{folder} is not a folder.")
+        raise InputError(f"{folder} is not a folder: it must hold the images of one modality.")
     return {p.name: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
+
+
+def _read(path: Path) -> np.ndarray:
+    try:
+        return read_grey(path)
+    except (OSError, ValueError) as err:
+        raise InputError(f"cannot read {path} as an 8-bit image: {err}") from None
 
 
 def analyze_folder(
@@ -294,19 +302,17 @@ def analyze_folder(
     only_ir = sorted(set(ir_files) - set(vis_files))
     only_vis = sorted(set(vis_files) - set(ir_files))
     if only_ir or only_vis:
-        raise ValueError(
+        raise InputError(
             f"the folders must hold the same file names: {len(only_ir)} only in {ir_dir} "
             f"(e.g. {only_ir[:3]}), {len(only_vis)} only in {vis_dir} (e.g. {only_vis[:3]})."
         )
     if not ir_files:
-        raise ValueError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {ir_dir}.")
+        raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {ir_dir}: add the pairs to "
+                         "study.")
     names = sorted(ir_files)
     result = analyze_images(
-        [read_grey(ir_files[n]) for n in names],
-        [read_grey(vis_files[n]) for n in names],
-        names,
-        k=k,
-        seed=seed,
+        [_read(ir_files[n]) for n in names], [_read(vis_files[n]) for n in names], names,
+        k=k, seed=seed,
     )
     return {"ir_dir": str(ir_dir), "vis_dir": str(vis_dir), **result}
 
@@ -408,32 +414,3 @@ def format_summary(result: dict[str, Any]) -> str:
             f"| {c['centre']['mean_diff']:+.4f} | {lo:.4f}-{hi:.4f} |"
         )
     return "\n".join(lines)
-
-
-def _vis_subfolder(root: Path) -> Path:
-    for name in ("vi", "vis", "visible"):
-        if (root / name).is_dir():
-            return root / name
-    raise ValueError(f"{root} has no vi/, vis/ or visible/ folder.")
-
-
-def main(argv: Iterable[str] | None = None) -> int:
-    """``pomai analyze DIR``: run the study on DIR/ir and DIR/vi (or vis/, visible/)."""
-    parser = argparse.ArgumentParser(
-        prog="pomai analyze", description="Infrared-visible modality analysis (paper Figure 1)."
-    )
-    parser.add_argument("dir", type=Path, help="folder with ir/ and vi/ (same file names)")
-    parser.add_argument("--json", type=Path, help="write the full result as JSON here")
-    parser.add_argument("--figure", type=Path, help="write the figure (PNG, PDF, ...) here")
-    parser.add_argument("--k", type=int, default=3, help="number of clusters (default 3)")
-    parser.add_argument("--seed", type=int, default=0, help="K-means seed (default 0)")
-    args = parser.parse_args(None if argv is None else list(argv))
-
-    result = analyze_folder(args.dir / "ir", _vis_subfolder(args.dir), k=args.k, seed=args.seed)
-    print(format_summary(result))
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n")
-    if args.figure:
-        plot_analysis(result, args.figure)
-    return 0

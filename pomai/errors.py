@@ -11,11 +11,13 @@ from __future__ import annotations
 __all__ = [
     "CheckpointMismatchError",
     "ChecksumMismatchError",
+    "DeviceUnavailableError",
     "InputError",
     "ManifestError",
     "PomaiError",
     "TileOutOfMemoryError",
     "UnknownModelError",
+    "UsageError",
     "WeightsUnavailableError",
 ]
 
@@ -25,7 +27,18 @@ class PomaiError(Exception):
 
 
 class InputError(PomaiError, ValueError):
-    """An image that pomai cannot fuse; the message says what is wrong and how to fix it."""
+    """An image, or a folder of images, that pomai cannot use; the message says what is wrong
+    and how to fix it."""
+
+
+class UsageError(PomaiError, ValueError):
+    """An argument, option value or setting pomai cannot work with (a value out of range, two
+    settings that contradict each other, a run that cannot resume as asked)."""
+
+
+class DeviceUnavailableError(PomaiError, RuntimeError):
+    """A device that is not in this machine or this PyTorch build (``cuda`` without CUDA, an
+    unknown device name)."""
 
 
 class UnknownModelError(PomaiError, LookupError):

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from pomai.errors import InputError
 from pomai.folders import images_by_stem
 from pomai.metrics import METRIC_NAMES, as_grey_uint8, compute_all, read_grey
 from pomai.normalization import DEFAULT_NORMALIZE, Normalize
@@ -70,7 +71,7 @@ def find_datasets(root: str | Path, name: str | None = None) -> list[Dataset]:
     ``mri/`` + ``ct/``, ...), else each sub-folder that does (e.g. harvard/MRI_CT)."""
     root = Path(root)
     if not root.is_dir():
-        raise ValueError(f"dataset folder {root} does not exist")
+        raise InputError(f"dataset folder {root} does not exist: check the path")
     found = _dataset_in(root, name or root.name)
     if found:
         return [found]
@@ -81,7 +82,7 @@ def find_datasets(root: str | Path, name: str | None = None) -> list[Dataset]:
     ]
     if not datasets:
         known = ", ".join(f"{a}/+{b}/" for a, b in ROLE_FOLDERS)
-        raise ValueError(f"no image pairs in {root}: expected sub-folders {known}")
+        raise InputError(f"no image pairs in {root}: expected sub-folders {known}")
     return datasets
 
 
@@ -118,7 +119,9 @@ def baseline_methods() -> dict[str, Method]:
             "Maximum": lambda pair: maximum_fusion(pair.ir, pair.vis)}
 
 
-def model_method(fuser: Any, normalize: Normalize = DEFAULT_NORMALIZE, tile: Any = None) -> Method:
+def model_method(
+    fuser: Any, normalize: Normalize = DEFAULT_NORMALIZE, tile: Any = "auto"
+) -> Method:
     """A :data:`Method` from a :class:`pomai.fuser.Fuser`: ``fuse()`` on the source files."""
 
     def fuse(pair: Pair) -> np.ndarray:

@@ -9,6 +9,8 @@ from typing import Any
 import torch
 
 from pomai.config import PoMAIConfig
+from pomai.devices import pick_device
+from pomai.errors import UsageError
 from pomai.hub import WeightsEntry, default_model, load_model, resolve
 from pomai.io import ImageInput, prepare_pair, restore
 from pomai.nn.image_statistics import ImageStatistics
@@ -41,7 +43,7 @@ def load(
             UserWarning says when a released model's stage 1 was never trained (the releases
             are fine-tuned through MICM).
         revision: Hub revision (branch, tag or commit) instead of the manifest's pinned one;
-            a ValueError for a model bundled without a Hub repository.
+            a UsageError (a ValueError) for a model bundled without a Hub repository.
         cache_dir: Hub cache folder (default: huggingface_hub's, from HF_HOME / HF_HUB_CACHE).
         offline: True never touches the network; None follows HF_HUB_OFFLINE.
         compile: run the network through ``torch.compile`` (CPU and CUDA). Each new input
@@ -97,19 +99,19 @@ class Fuser:
         entry: WeightsEntry | None = None,
         compile: bool = False,
     ) -> None:
-        self.device = _pick_device(device)
+        self.device = pick_device(device)
         self.dtype = dtype or torch.float32
         if self.dtype not in (torch.float32, torch.float16, torch.bfloat16):
-            raise ValueError(
+            raise UsageError(
                 f"dtype must be None, torch.float32, torch.float16 or torch.bfloat16, got {dtype}"
             )
         if self.dtype == torch.float16 and self.device.type != "cuda":
-            raise ValueError(
+            raise UsageError(
                 f"half precision (torch.float16) needs a CUDA device, not {self.device}: "
                 "use dtype=None (or torch.bfloat16) on the CPU."
             )
         if stage not in (1, 2):
-            raise ValueError(f"stage must be 1 or 2, got {stage!r}")
+            raise UsageError(f"stage must be 1 or 2, got {stage!r}")
         self.model = model.eval().requires_grad_(False).to(device=self.device, dtype=self.dtype)
         if self.device.type == "cpu":
             # oneDNN's depth-wise convolutions and the channel LayerNorm are faster in NHWC
@@ -135,7 +137,7 @@ class Fuser:
         vis: ImageInput,
         *,
         normalize: Normalize = DEFAULT_NORMALIZE,
-        tile: Tile = None,
+        tile: Tile = "auto",
         overlap: float = 0.25,
         blend: Blend = "gaussian",
         image_statistics: bool = True,
@@ -155,8 +157,10 @@ class Fuser:
             normalize: ``"minmax"`` stretches each fused luminance image to [0, 1] over the whole
                 image (after tiling); ``"none"`` returns the network's output as it is
                 (:mod:`pomai.normalization`).
-            tile: None fuses the whole image at once (exact); an int fuses overlapping tiles of
-                that side; ``"auto"`` picks the tile from free memory (whole image when it fits).
+            tile: ``"auto"`` (default) fuses the whole image at once when it fits in memory
+                (exact) and overlapping tiles sized to the free memory otherwise; None always
+                fuses the whole image (out of memory raises TileOutOfMemoryError); an int fuses
+                overlapping tiles of that side.
             overlap: fraction of a tile shared with its neighbours, in [0, 1).
             blend: ``"gaussian"`` or ``"linear"`` weighting of overlapping tiles.
             image_statistics: when tiling, give every tile the whole image's channel-attention
@@ -178,7 +182,7 @@ class Fuser:
         ir: torch.Tensor,
         vis_y: torch.Tensor,
         *,
-        tile: Tile = None,
+        tile: Tile = "auto",
         overlap: float = 0.25,
         blend: Blend = "gaussian",
         image_statistics: bool = True,
@@ -218,8 +222,3 @@ def bytes_per_pixel(config: PoMAIConfig, dtype: torch.dtype = torch.float32) -> 
     values += 3 * config.group_size * config.hash_rounds
     return 1.25 * element * values
 
-
-def _pick_device(device: str | torch.device) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)

@@ -3,13 +3,15 @@
 ``pomai/weights_manifest.json`` (a copy sits at the repository root; a test keeps them equal)
 lists every released checkpoint. Resolution order of :func:`resolve`:
 
-1. a local ``.safetensors`` file, or a directory holding ``model.safetensors`` (a training run
-   folder; its ``manifest_entry.json`` sha256 is checked when present);
-2. ``hf-hub:owner/repo[@revision]`` (file ``model.safetensors``, unless a manifest entry names
+1. ``hf-hub:owner/repo[@revision]`` (file ``model.safetensors``, unless a manifest entry names
    that repository);
-3. a manifest name or alias: the bundled file under ``pomai/weights/`` when the entry has one,
+2. a manifest name or alias, unless the argument is clearly a path (a separator, an extension,
+   a leading ``.`` or ``~``): the bundled file under ``pomai/weights/`` when the entry has one,
    else the Hub file at the pinned revision. An entry without ``hub`` is bundled-only: it has
-   no Hub repository, so no revision and nothing to download.
+   no Hub repository, so no revision and nothing to download. A folder named like a released
+   model (a dataset called ``msrs``, say) does not hide it: write ``./msrs`` for the folder;
+3. a local ``.safetensors`` file, or a directory holding ``model.safetensors`` (a training run
+   folder; its ``manifest_entry.json`` sha256 is checked when present).
 
 Downloads go through ``huggingface_hub.hf_hub_download`` (its cache, locking, resume, progress
 bars, ``HF_HOME`` / ``HF_HUB_CACHE`` / ``HF_HUB_OFFLINE`` / ``HF_ENDPOINT``; the last two are also
@@ -35,6 +37,7 @@ from pomai.errors import (
     ChecksumMismatchError,
     ManifestError,
     UnknownModelError,
+    UsageError,
     WeightsUnavailableError,
 )
 
@@ -246,8 +249,20 @@ def resolve(
     cache_dir: str | os.PathLike | None = None,
     offline: bool | None = None,
 ) -> ResolvedWeights:
-    """A local weights file for ``name_or_path``, downloading it if needed (module docs)."""
+    """A local weights file for ``name_or_path``, downloading it if needed (module docs).
+
+    A released name wins over a file or folder of the same name in the working directory,
+    unless the argument is clearly a path: an ``os.PathLike``, or text with a path separator,
+    a file extension, a leading ``.`` or ``~``, or an absolute path (``./msrs`` is the folder,
+    ``msrs`` the released model).
+    """
     text = os.fspath(name_or_path)
+    if text.startswith(HF_PREFIX):
+        return _from_hub_reference(text[len(HF_PREFIX):], revision, cache_dir, offline)
+    clearly_path = isinstance(name_or_path, os.PathLike) or _looks_like_path(text)
+    entry = None if clearly_path else manifest().find(text)
+    if entry is not None:
+        return _from_entry(entry, revision, cache_dir, offline)
     path = Path(text).expanduser()
     if path.is_dir():
         return _from_directory(path)
@@ -258,14 +273,19 @@ def resolve(
                 "Convert a PyTorch state dict with safetensors.torch.save_file."
             )
         return ResolvedWeights(path, None, None, f"file {path}")
-    if text.startswith(HF_PREFIX):
-        return _from_hub_reference(text[len(HF_PREFIX):], revision, cache_dir, offline)
-    entry = manifest().find(text)
-    if entry is None:
-        if text.endswith(".safetensors") or os.sep in text or text.startswith("."):
-            raise UnknownModelError(f"weights file {text!r} does not exist: check the path.")
-        raise UnknownModelError(_unknown_name_message(text))
-    return _from_entry(entry, revision, cache_dir, offline)
+    if clearly_path:
+        released = manifest().find(path.name)
+        hint = (f" To load the released model {released.name!r}, pass its name alone."
+                if released is not None else "")
+        raise UnknownModelError(f"weights file {text!r} does not exist: check the path.{hint}")
+    raise UnknownModelError(_unknown_name_message(text))
+
+
+def _looks_like_path(text: str) -> bool:
+    """Text that can only mean a file or folder, never a released name."""
+    separators = {"/", os.sep, os.altsep} - {None}
+    return (any(sep in text for sep in separators) or text.startswith((".", "~"))
+            or bool(Path(text).suffix) or os.path.isabs(text))
 
 
 def _unknown_name_message(name: str) -> str:
@@ -276,8 +296,8 @@ def _unknown_name_message(name: str) -> str:
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     return (
         f"unknown model {name!r}.{hint} Released models: {listing}. Other sources: a local "
-        ".safetensors file or run folder, or 'hf-hub:owner/repo[@revision]'. 'pomai list' "
-        "shows the released models."
+        ".safetensors file or run folder, written as a path (e.g. './NAME'), or "
+        "'hf-hub:owner/repo[@revision]'. 'pomai list' shows the released models."
     )
 
 
@@ -312,7 +332,7 @@ def _from_hub_reference(
             f"'{HF_PREFIX}owner/repo' or '{HF_PREFIX}owner/repo@revision'."
         )
     if ref_revision and revision and ref_revision != revision:
-        raise ValueError(
+        raise UsageError(
             f"two revisions given: {ref_revision!r} in the reference and revision={revision!r}"
         )
     revision = ref_revision or revision
@@ -360,7 +380,7 @@ def _from_entry(
 
 def _from_bundled_only(entry: WeightsEntry, revision: str | None) -> ResolvedWeights:
     if revision is not None:
-        raise ValueError(
+        raise UsageError(
             f"{entry.name} is only distributed inside the pomai package (no Hub repository), so "
             f"there is no revision {revision!r} to fetch: load it without a revision "
             "(no --revision)."

@@ -34,9 +34,10 @@ LICENCE = (
     "terms: research use; check them before commercial use."
 )
 INPUT = {
-    "infrared": "grey, 1 channel (3 identical channels accepted); uint16 scaled by 1/65535",
+    "infrared": "grey, 1 channel (3 identical channels accepted); uint16 stretched min-max "
+                "per image",
     "visible": "BT.601 luminance Y; a colour image's Cb/Cr are re-attached to the fused Y",
-    "range": "[0, 1] float (uint8 / 255)",
+    "range": "[0, 1] float (uint8 / 255; uint16 visible / 65535)",
     "output": "fused luminance stretched min-max per image (fuse()'s default, "
               "normalize='minmax'; what the metrics measure), then the visible chroma",
 }

@@ -18,9 +18,9 @@ from pomai.analysis import (
     image_features,
     js_divergence,
     kmeans,
-    main,
     plot_analysis,
 )
+from pomai.cli import main
 
 
 def _pair(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -116,7 +116,7 @@ def test_analyze_folder_plot_and_main(tmp_path: Path, capsys: pytest.CaptureFixt
     plot_analysis(result, tmp_path / "fig" / "analysis.png")
     assert (tmp_path / "fig" / "analysis.png").stat().st_size > 10_000
 
-    assert main([str(tmp_path / "data"), "--json", str(tmp_path / "r.json")]) == 0
+    assert main(["analyze", str(tmp_path / "data"), "--json", str(tmp_path / "r.json")]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["p_statistic"] == result["p_statistic"]
     assert "| H |" in capsys.readouterr().out
 

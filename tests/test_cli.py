@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from fake_hub import FakeHub, install_bundled_only, manifest_entry, write_manifest
 from PIL import Image
 
 import pomai
 from pomai import hub
-from pomai.cli import main
+from pomai.cli import build_parser, main
 
 
 def _image(shape: tuple[int, ...], seed: int) -> Image.Image:
@@ -226,3 +227,140 @@ def test_analyze_is_wired_to_the_analysis_command(capsys: pytest.CaptureFixture[
         main(["analyze", "--help"])
     assert info.value.code == 0
     assert "pomai analyze" in capsys.readouterr().out
+
+
+# -- one line, no traceback, for every command's expected errors -------------------------------
+
+
+def _one_line(capsys: pytest.CaptureFixture[str], command: str, *fragments: str) -> str:
+    """The single stderr line of a failed command, checked for its prefix and fragments."""
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"pomai {command}: error: "), lines[0]
+    for fragment in fragments:
+        assert fragment in lines[0]
+    return lines[0]
+
+
+def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str], *fragments: str) -> None:
+    """A bad option value: argparse's exit status 2, one line that says where help is."""
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    _one_line(capsys, argv[0], *fragments, f"see 'pomai {argv[0]} --help'")
+
+
+def test_fuse_errors_are_one_line(
+    trained_weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = ["--model", str(trained_weights), "--no-progress"]
+    out = ["-o", str(tmp_path / "f.png")]
+    assert main(["fuse", "nowhere/ir.png", "nowhere/vis.png", *out, *model]) == 2
+    _one_line(capsys, "fuse", "nowhere/ir.png does not exist")
+    assert main(["fuse", *out, *model]) == 2
+    _one_line(capsys, "fuse", "give IR and VIS", "or --sample NAME (street, doorway, house)")
+    (tmp_path / "ir").mkdir()
+    (tmp_path / "vi").mkdir()
+    assert main(["fuse", str(tmp_path / "ir"), str(tmp_path / "vi"), "-o", str(tmp_path / "o"),
+                 *model]) == 2
+    _one_line(capsys, "fuse", "no pairs")
+    assert main(["fuse", "--sample", "street", "--device", "gpu", *out, *model]) == 2
+    _one_line(capsys, "fuse", "unknown device 'gpu'")
+    if not torch.cuda.is_available():
+        assert main(["fuse", "--sample", "street", "--device", "cuda", *out, *model]) == 2
+        _one_line(capsys, "fuse", "device 'cuda' is not available", "Use 'cpu' or 'auto'")
+    _usage_error(["fuse", "--sample", "nope", *out], capsys, "argument --sample")
+    _usage_error(["fuse", "--sample", "street", "--tile", "big", *out], capsys,
+                 "expected 'auto', 'none' or a positive tile side")
+    _usage_error(["fuse", "--sample", "street", "--threads", "0", *out], capsys,
+                 "expected an integer >= 1, got 0")
+    assert not (tmp_path / "f.png").exists()
+
+
+def test_fuse_threads_and_tile_options(trained_weights: Path, tmp_path: Path) -> None:
+    out = tmp_path / "f.png"
+    assert main(["fuse", "--sample", "street", "-o", str(out), "--model", str(trained_weights),
+                 "--device", "cpu", "--threads", "2", "--tile", "none", "--no-progress"]) == 0
+    assert torch.get_num_threads() == 2
+    args = build_parser().parse_args(["fuse", "--sample", "street", "-o", str(out)])
+    assert args.tile == "auto"
+
+
+def test_eval_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", str(tmp_path / "nowhere"), "--no-progress"]) == 2
+    _one_line(capsys, "eval", "dataset folder", "does not exist")
+    assert main(["eval", str(tmp_path), "--no-progress"]) == 2
+    _one_line(capsys, "eval", "no image pairs in", "ir/+vi/")
+    (tmp_path / "d" / "ir").mkdir(parents=True)
+    (tmp_path / "d" / "vi").mkdir()
+    assert main(["eval", str(tmp_path / "d"), "--metrics", "SD,XX", "--no-progress"]) == 2
+    _one_line(capsys, "eval", "unknown metric(s) ['XX']")
+    assert main(["eval", str(tmp_path / "d"), "--model", "nope", "--no-progress"]) == 2
+    _one_line(capsys, "eval", "unknown model 'nope'")
+
+
+def test_train_errors_are_one_line(
+    pair_folder: Path, narrow_config_path: Path, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    run = ["--out", str(tmp_path / "run"), "--config", str(narrow_config_path), "--batch", "2"]
+    assert main(["train", "--data", str(tmp_path / "nowhere"), *run]) == 2
+    _one_line(capsys, "train", "does not exist", "'ir/' and 'vi/'")
+    (tmp_path / "empty" / "ir").mkdir(parents=True)
+    (tmp_path / "empty" / "vi").mkdir()
+    assert main(["train", "--data", str(tmp_path / "empty"), *run]) == 2
+    _one_line(capsys, "train", "no image pairs found")
+    assert main(["train", "--data", str(pair_folder), *run, "--device", "gpu"]) == 2
+    _one_line(capsys, "train", "unknown device 'gpu'")
+    assert main(["train", "--data", str(pair_folder), "--out", str(tmp_path / "run"),
+                 "--config", "huge"]) == 2
+    _one_line(capsys, "train", "model config 'huge'", "unknown config")
+    (tmp_path / "settings.json").write_text("{not json")
+    assert main(["train", "--from-config", str(tmp_path / "settings.json")]) == 2
+    _one_line(capsys, "train", "cannot read training settings")
+    _usage_error(["train", "--data", str(pair_folder), "--batch", "0"], capsys,
+                 "argument --batch")
+    assert not (tmp_path / "run").exists()
+
+
+def test_analyze_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["analyze", str(tmp_path / "nowhere")]) == 2
+    _one_line(capsys, "analyze", "is not a folder")
+    (tmp_path / "ir").mkdir()
+    assert main(["analyze", str(tmp_path)]) == 2
+    _one_line(capsys, "analyze", "has no vi/, vis/ or visible/ folder")
+    (tmp_path / "vi").mkdir()
+    assert main(["analyze", str(tmp_path)]) == 2
+    _one_line(capsys, "analyze", "no images")
+    _image((8, 8), 0).save(tmp_path / "ir" / "a.png")
+    (tmp_path / "vi" / "a.png").write_bytes(b"not an image")
+    assert main(["analyze", str(tmp_path), "--k", "1"]) == 2
+    _one_line(capsys, "analyze", "cannot read", "a.png")
+    _usage_error(["analyze", str(tmp_path), "--k", "0"], capsys, "argument --k")
+
+
+def test_weights_commands_errors_are_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["info", "nope"]) == 2
+    _one_line(capsys, "info", "unknown model 'nope'")
+    assert main(["download", "nope"]) == 2
+    _one_line(capsys, "download", "unknown model 'nope'")
+    broken = tmp_path / "manifest.json"
+    broken.write_text("{broken")
+    monkeypatch.setattr(hub, "MANIFEST_PATH", broken)
+    for command in ("list", "verify"):
+        assert main([command]) == 1  # a broken installation: the work cannot be done
+        _one_line(capsys, command, "cannot read weights manifest")
+
+
+def test_info_names_datasets_not_local_paths(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "msrs"]) == 0
+    out = capsys.readouterr().out
+    info = json.loads(out)
+    assert "../" not in out and "runs/" not in out
+    assert info["training"]["data"] == "MSRS train"
+    assert info["training"]["settings"]["val"] == "MSRS test128"
+    assert "run" not in info["training"] and "base_run" not in info["training"]

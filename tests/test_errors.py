@@ -29,6 +29,8 @@ def test_every_error_derives_from_pomai_error_and_is_exported(error):
     (pomai.CheckpointMismatchError, ValueError),
     (pomai.ManifestError, ValueError),
     (pomai.TileOutOfMemoryError, MemoryError),
+    (pomai.UsageError, ValueError),
+    (pomai.DeviceUnavailableError, RuntimeError),
 ])
 def test_errors_keep_their_standard_base(error, standard):
     assert issubclass(error, standard)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -129,9 +130,10 @@ def test_eval_command_model_labels(
     assert code == 0
     rows = [line.split(" | ")[0] for line in capsys.readouterr().out.splitlines()[4:]]
     assert rows == ["| mine", "| again", "| Average", "| Maximum"]
-    with pytest.raises(SystemExit, match="two methods are labelled 'run'.*LABEL="):
-        main(["eval", str(root), "--model", str(trained_weights), "--model",
-              str(trained_weights), "--no-progress"])
+    assert main(["eval", str(root), "--model", str(trained_weights), "--model",
+                 str(trained_weights), "--no-progress"]) == 2
+    assert re.search("pomai eval: error: two methods are labelled 'run'.*LABEL=",
+                     capsys.readouterr().err)
 
 
 def test_tables_by_dataset(tmp_path: Path, make_pairs) -> None:

@@ -13,7 +13,9 @@ import torch
 from PIL import Image
 
 import pomai
+from pomai import tiling
 from pomai.color import rgb_to_ycbcr
+from pomai.errors import DeviceUnavailableError
 from pomai.fuser import Fuser, bytes_per_pixel
 from pomai.io import InputError
 
@@ -105,9 +107,31 @@ def test_normalisation_is_per_image_not_per_tile(fuser: Fuser) -> None:
 
 def test_tile_covering_the_image_equals_the_whole_image(fuser: Fuser) -> None:
     ir, vis = torch.rand(1, 1, 30, 34), torch.rand(1, 1, 30, 34)
-    whole = fuser.fuse(ir, vis)
+    whole = fuser.fuse(ir, vis, tile=None)
     assert torch.allclose(fuser.fuse(ir, vis, tile=64), whole, atol=1e-6)
     assert torch.allclose(fuser.fuse(ir, vis, tile="auto"), whole, atol=1e-6)
+
+
+def test_default_tile_is_auto_whole_when_it_fits_tiled_when_not(
+    fuser: Fuser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ir, vis = torch.rand(1, 1, 96, 80), torch.rand(1, 1, 96, 80)
+    assert torch.equal(fuser.fuse(ir, vis), fuser.fuse(ir, vis, tile=None))
+    monkeypatch.setattr(tiling, "free_memory", lambda device: 1)  # nothing fits: smallest tile
+    tiled = fuser.fuse(ir, vis)
+    assert torch.equal(tiled, fuser.fuse(ir, vis, tile=tiling.MIN_AUTO_TILE))
+    assert not torch.equal(tiled, fuser.fuse(ir, vis, tile=None))
+
+
+def test_unavailable_devices_are_refused_before_any_work(trained_weights: Path) -> None:
+    with pytest.raises(DeviceUnavailableError, match="unknown device 'gpu': use 'auto', 'cpu'"):
+        pomai.load(trained_weights, device="gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(DeviceUnavailableError, match="device 'cuda' is not available"):
+            pomai.load(trained_weights, device="cuda")
+    else:
+        with pytest.raises(DeviceUnavailableError, match="numbered from 0"):
+            pomai.load(trained_weights, device=f"cuda:{torch.cuda.device_count()}")
 
 
 def test_bad_input_fails_before_the_network(fuser: Fuser) -> None:

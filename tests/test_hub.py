@@ -147,6 +147,25 @@ def test_missing_local_file_is_named() -> None:
         pomai.load("nowhere/x.safetensors")
 
 
+def test_a_released_name_wins_over_a_same_named_folder_unless_written_as_a_path(
+    trained_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A dataset folder called msrs in the working directory does not hide the release."""
+    (tmp_path / "msrs").mkdir()
+    shutil.copy(trained_weights, tmp_path / "msrs" / "model.safetensors")
+    monkeypatch.chdir(tmp_path)
+    released = hub.resolve("msrs")
+    assert released.entry is not None and released.entry.name == "msrs"
+    for folder in ("./msrs", str(tmp_path / "msrs"), Path("msrs")):
+        local = hub.resolve(folder)
+        assert local.entry is None and local.path == Path(folder) / "model.safetensors"
+    with pytest.raises(UnknownModelError, match="'./msrs-paper' does not exist: check the "
+                       "path. To load the released model 'msrs-paper', pass its name alone"):
+        hub.resolve("./msrs-paper")
+    with pytest.raises(UnknownModelError, match=r"written as a path \(e.g. './NAME'\)"):
+        hub.resolve("mrss")
+
+
 def test_pickle_files_are_refused_without_being_read(tmp_path: Path) -> None:
     path = tmp_path / "model.pt"
     path.write_bytes(b"not even read")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -146,24 +147,29 @@ def test_plain_resume_after_max_steps_runs_to_completion(
 
 
 def test_resume_with_changed_settings_errors(
-    tmp_path: Path, pair_folder: Path, narrow_config_path: Path
+    tmp_path: Path, pair_folder: Path, narrow_config_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     out = tmp_path / "run"
     assert main(train_args(pair_folder, out, narrow_config_path, "--max-steps", "1")) == 0
-    with pytest.raises(ValueError, match="--resume with different settings.*lr: 0.001 -> 0.01"):
-        main(["train", "--resume", "--out", str(out), "--config", str(narrow_config_path),
-              "--lr", "0.01"])
+    assert main(["train", "--resume", "--out", str(out), "--config", str(narrow_config_path),
+                 "--lr", "0.01"]) == 2
+    assert re.search("--resume with different settings.*lr: 0.001 -> 0.01",
+                     capsys.readouterr().err)
 
 
-def test_missing_data_and_bad_folder(tmp_path: Path, narrow_config_path: Path) -> None:
-    with pytest.raises(SystemExit, match="--data required"):
-        main(["train", "--out", str(tmp_path / "run")])
-    with pytest.raises(ValueError, match="does not exist"):
-        main(train_args(tmp_path / "nowhere", tmp_path / "run", narrow_config_path))
+def test_missing_data_and_bad_folder(
+    tmp_path: Path, narrow_config_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--out", str(tmp_path / "run")]) == 2
+    assert "pomai train: error: --data required" in capsys.readouterr().err
+    assert main(train_args(tmp_path / "nowhere", tmp_path / "run", narrow_config_path)) == 2
+    assert "does not exist" in capsys.readouterr().err
 
 
 def test_pairs_file_restricts_training_to_the_listed_pairs(
-    tmp_path: Path, pair_folder: Path, narrow_config_path: Path
+    tmp_path: Path, pair_folder: Path, narrow_config_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     stems = sorted(p.stem for p in (pair_folder / "ir").iterdir())[:2]
     pairs_file = tmp_path / "pairs.txt"
@@ -174,9 +180,9 @@ def test_pairs_file_restricts_training_to_the_listed_pairs(
     entry = json.loads((out / "manifest_entry.json").read_text())
     assert entry["training"]["pairs"] == 2
     pairs_file.write_text("no-such-pair\n")
-    with pytest.raises(ValueError, match="no-such-pair"):
-        main(train_args(pair_folder, tmp_path / "other", narrow_config_path,
-                        "--pairs-file", str(pairs_file)))
+    assert main(train_args(pair_folder, tmp_path / "other", narrow_config_path,
+                           "--pairs-file", str(pairs_file))) == 2
+    assert "no-such-pair" in capsys.readouterr().err
 
 
 def test_a_moved_run_folder_resumes(

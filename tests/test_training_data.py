@@ -10,6 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
+from pomai.io import prepare_pair
 from pomai.training.data import Augment, PairedImages, epoch_order, find_pairs, load_pair
 
 
@@ -62,7 +63,7 @@ def test_fixed_pair_list(tmp_path: Path, make_pairs: Callable[..., Path]) -> Non
 def test_mismatched_sizes_error(tmp_path: Path, make_pairs: Callable[..., Path]) -> None:
     root = make_pairs(tmp_path / "d", ["a"], (20, 24))
     Image.fromarray(np.zeros((20, 23), np.uint8)).save(root / "vi" / "a.png")
-    message = r"pair a\.png has different sizes.*\(20, 24\).*\(20, 23\)"
+    message = r"training pair a\.png: infrared and visible images differ in size.*20×24.*20×23"
     with pytest.raises(ValueError, match=message):
         PairedImages(find_pairs(root), Augment())
 
@@ -70,7 +71,7 @@ def test_mismatched_sizes_error(tmp_path: Path, make_pairs: Callable[..., Path])
 def test_unreadable_image_error(tmp_path: Path, make_pairs: Callable[..., Path]) -> None:
     root = make_pairs(tmp_path / "d", ["a"])
     (root / "ir" / "a.png").write_bytes(b"not a png")
-    with pytest.raises(ValueError, match=r"cannot read training image .*a\.png"):
+    with pytest.raises(ValueError, match=r"training pair a\.png: cannot read infrared image"):
         load_pair(root / "ir" / "a.png", root / "vi" / "a.png")
 
 
@@ -88,14 +89,20 @@ def test_visible_colour_becomes_bt601_luminance(tmp_path: Path) -> None:
     torch.testing.assert_close(pair[1], torch.full((6, 7), luma))
 
 
-def test_sixteen_bit_infrared_is_scaled_to_unit_range(tmp_path: Path) -> None:
-    (tmp_path / "ir").mkdir()
-    (tmp_path / "vi").mkdir()
-    Image.fromarray(np.full((4, 5), 65535 // 5, np.uint16)).save(tmp_path / "ir" / "a.png")
-    Image.fromarray(np.full((4, 5), 51, np.uint8)).save(tmp_path / "vi" / "a.png")
-    pair = load_pair(tmp_path / "ir" / "a.png", tmp_path / "vi" / "a.png")
-    torch.testing.assert_close(pair[0], torch.full((4, 5), 0.2))
-    torch.testing.assert_close(pair[1], torch.full((4, 5), 0.2))
+def test_sixteen_bit_pair_gives_the_tensors_fusion_prepares(tmp_path: Path) -> None:
+    """One 16-bit rule: infrared stretched min-max per image, visible divided by 65535, in
+    training exactly as in fuse()."""
+    rng = np.random.default_rng(0)
+    ir = rng.integers(7000, 9001, (6, 7)).astype(np.uint16)  # raw thermal counts
+    vis = rng.integers(0, 65536, (6, 7)).astype(np.uint16)
+    Image.fromarray(ir).save(tmp_path / "ir.png")
+    Image.fromarray(vis).save(tmp_path / "vis.png")
+    pair = load_pair(tmp_path / "ir.png", tmp_path / "vis.png")
+    prepared = prepare_pair(tmp_path / "ir.png", tmp_path / "vis.png")
+    assert torch.equal(pair, torch.cat([prepared.ir[0], prepared.vis_y[0]]))
+    expected_ir = (ir.astype(np.float64) - ir.min()) / (ir.max() - ir.min())
+    np.testing.assert_allclose(pair[0].numpy(), expected_ir, atol=1e-6)
+    np.testing.assert_allclose(pair[1].numpy(), vis / 65535, atol=1e-6)
 
 
 def test_crops_are_aligned(tmp_path: Path, make_pairs: Callable[..., Path]) -> None:

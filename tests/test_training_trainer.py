@@ -17,6 +17,7 @@ from safetensors.torch import load_file
 
 import pomai.training.trainer as trainer_module
 from pomai.config import PoMAIConfig
+from pomai.errors import UsageError
 from pomai.nn import PoMAI
 from pomai.training.checkpoint import load_checkpoint
 from pomai.training.outputs import sha256_file
@@ -152,7 +153,7 @@ def test_interrupted_and_resumed_run_is_bit_identical(
 
 def test_resume_errors(tmp_path: Path, pair_folder: Path, narrow_config_path: Path) -> None:
     out = tmp_path / "run"
-    with pytest.raises(FileNotFoundError, match="no checkpoint at .*start without --resume"):
+    with pytest.raises(UsageError, match="no checkpoint at .*start without --resume"):
         Trainer(make_settings(pair_folder, out, narrow_config_path), resume=True)
     Trainer(make_settings(pair_folder, out, narrow_config_path, max_steps=1)).run()
     changed = make_settings(pair_folder, out, narrow_config_path, lr=2e-3, batch=4)

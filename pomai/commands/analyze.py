@@ -1,21 +1,51 @@
-"""``pomai analyze DIR``: the modality study of :mod:`pomai.analysis`."""
+"""``pomai analyze DIR``: the modality study of :mod:`pomai.analysis` on DIR/ir and DIR/vi."""
 
 from __future__ import annotations
 
 import argparse
+import json
+from pathlib import Path
+
+from pomai.commands.options import non_negative_int, positive_int
+from pomai.errors import InputError
+
+VISIBLE_FOLDERS = ("vi", "vis", "visible")
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    # No option prefix: every argument, --help included, goes to pomai.analysis.main's parser.
     parser = commands.add_parser(
-        "analyze", add_help=False, prefix_chars="\0",
-        help="infrared-visible modality study (paper Figure 1)",
+        "analyze", help="infrared-visible modality study (paper Figure 1)",
+        description="Infrared-visible modality analysis (paper Figure 1) of the pairs in DIR/ir "
+        "and DIR/vi (or vis/, visible/), matched by file name.",
     )
-    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    parser.add_argument("dir", type=Path, help="folder with ir/ and vi/ (same file names)")
+    parser.add_argument("--json", type=Path, help="write the full result as JSON here")
+    parser.add_argument("--figure", type=Path, help="write the figure (PNG, PDF, ...) here")
+    parser.add_argument("--k", type=positive_int, default=3,
+                        help="number of clusters (default 3)")
+    parser.add_argument("--seed", type=non_negative_int, default=0,
+                        help="K-means seed (default 0)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from pomai.analysis import main
+    from pomai.analysis import analyze_folder, format_summary, plot_analysis
 
-    return main(args.rest)
+    result = analyze_folder(args.dir / "ir", _visible_folder(args.dir), k=args.k, seed=args.seed)
+    print(format_summary(result))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
+    if args.figure:
+        plot_analysis(result, args.figure)
+    return 0
+
+
+def _visible_folder(root: Path) -> Path:
+    if not root.is_dir():
+        raise InputError(f"{root} is not a folder: pass a folder holding ir/ and vi/.")
+    for name in VISIBLE_FOLDERS:
+        if (root / name).is_dir():
+            return root / name
+    raise InputError(f"{root} has no vi/, vis/ or visible/ folder: put the visible images there "
+                     "(same file names as in ir/).")

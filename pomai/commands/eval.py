@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pomai.commands.options import add_threads, add_tile
+from pomai.errors import UsageError
 from pomai.normalization import DEFAULT_NORMALIZE, NORMALIZE_MODES
 
 
@@ -30,7 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--normalize", choices=NORMALIZE_MODES, default=DEFAULT_NORMALIZE,
                         help="what fuse() does to the fused luminance: per-image min-max "
                              "stretch (default, as fuse() does by default) or nothing")
-    parser.add_argument("--tile", default=None, help="tile side or 'auto' (default: whole image)")
+    add_tile(parser)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--metrics", default=None, help="comma-separated subset of metrics")
     parser.add_argument("--out", type=Path, help="write table.md, results.csv and results.json")
@@ -38,6 +40,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--by-dataset", action="store_true",
                         help="print one table per dataset instead of the paper's wide layout")
     parser.add_argument("--no-progress", action="store_true")
+    add_threads(parser)
     parser.set_defaults(handler=run)
 
 
@@ -67,29 +70,33 @@ def run(args: argparse.Namespace) -> int:
 
     def add(label: str, method: Any) -> None:
         if label in methods:
-            raise SystemExit(f"pomai eval: two methods are labelled {label!r}; name them with "
-                             "LABEL=..., e.g. --model tiny=runs/a/model.safetensors")
+            raise UsageError(f"two methods are labelled {label!r}; name them with LABEL=..., "
+                             "e.g. --model tiny=runs/a/model.safetensors")
         methods[label] = method
 
     for spec in args.model:
         label, _, name = spec.rpartition("=") if "=" in spec else ("", "", spec)
         add(label or model_label(name), model_method(
             load(name, device=args.device), args.normalize,
-            tile=int(args.tile) if args.tile and args.tile.isdigit() else args.tile,
+            tile=args.tile,
         ))
     fused_folders: dict[str, list[Path]] = {}
     for spec in args.fused:
         label, _, folder = spec.partition("=")
         if not label or not folder:
-            raise SystemExit(f"pomai eval: --fused expects LABEL=DIR, got {spec!r}")
+            raise UsageError(f"--fused expects LABEL=DIR, got {spec!r}")
         if not Path(folder).is_dir():
-            raise SystemExit(f"pomai eval: --fused {label}: folder {folder} does not exist")
+            raise UsageError(f"--fused {label}: folder {folder} does not exist")
         fused_folders.setdefault(label, []).append(Path(folder))
     for label, folders in fused_folders.items():
         add(label, FusedImages(folders))
     for label, method in baseline_methods().items():
         add(label, method)
     metrics = tuple(args.metrics.split(",")) if args.metrics else METRIC_NAMES
+    unknown = sorted(set(metrics) - set(METRIC_NAMES))
+    if unknown:
+        raise UsageError(f"unknown metric(s) {unknown} in --metrics; choose from "
+                         f"{','.join(METRIC_NAMES)}")
     results = evaluate(
         methods, datasets, metrics=metrics, progress=not args.no_progress,
         save_fused=args.out / "fused" if args.out and args.save_fused else None,

@@ -12,8 +12,11 @@ import sys
 from pathlib import Path
 
 from pomai.atomic import atomic_write_image, image_format
+from pomai.commands.options import add_threads, add_tile
+from pomai.errors import UsageError
 from pomai.folders import images_by_stem
 from pomai.normalization import DEFAULT_NORMALIZE, NORMALIZE_MODES
+from pomai.sample_pairs import SAMPLE_DESCRIPTIONS, samples
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -22,18 +25,22 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="fuse an infrared + visible pair, or two folders of pairs",
         description="Fuse IR with VIS into OUT. IR and VIS are two image files (OUT is the "
         "output file; its suffix picks the format) or two folders whose images pair by file "
-        "stem (OUT is a folder of PNGs).",
+        "stem (OUT is a folder of PNGs). --sample NAME fuses a pair shipped with pomai instead.",
     )
-    parser.add_argument("ir", type=Path, help="infrared image, or folder of them")
-    parser.add_argument("vis", type=Path, help="visible image, or folder of them")
+    parser.add_argument("ir", type=Path, nargs="?", help="infrared image, or folder of them")
+    parser.add_argument("vis", type=Path, nargs="?", help="visible image, or folder of them")
     parser.add_argument("-o", "--out", type=Path, required=True, help="output file or folder")
+    parser.add_argument(
+        "--sample", choices=SAMPLE_DESCRIPTIONS, metavar="NAME",
+        help="fuse a pair shipped with pomai instead of IR VIS: "
+             + "; ".join(f"{name}: {text}" for name, text in SAMPLE_DESCRIPTIONS.items()),
+    )
     parser.add_argument("--model", help="released name, .safetensors file, run folder or "
                         "hf-hub:owner/repo[@rev] (default: the default released model)")
     parser.add_argument("--normalize", choices=NORMALIZE_MODES, default=DEFAULT_NORMALIZE,
                         help="per-image min-max stretch of the fused luminance (default; what "
                              "the results tables measure) or none (the network's output as is)")
-    parser.add_argument("--tile", type=_tile, default=None,
-                        help="'auto' or a tile side in pixels (default: whole image)")
+    add_tile(parser)
     parser.add_argument("--overlap", type=float, default=0.25, help="tile overlap fraction")
     parser.add_argument("--tile-statistics", action="store_true",
                         help="each tile uses its own channel statistics: one pass over the "
@@ -46,27 +53,22 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--cache-dir", help="Hub cache folder")
     parser.add_argument("--offline", action="store_true", help="never use the network")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_threads(parser)
     parser.set_defaults(handler=run)
-
-
-def _tile(text: str) -> int | str:
-    if text == "auto":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected 'auto' or a positive int, got {text!r}"
-        ) from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"tile must be positive, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
     import torch
 
     from pomai.fuser import load
+
+    if args.sample is not None:
+        if args.ir is not None:
+            raise UsageError("give either IR VIS or --sample NAME, not both")
+        args.ir, args.vis = samples()[args.sample]
+    elif args.vis is None:
+        raise UsageError("give IR and VIS (two images or two folders), or --sample NAME "
+                         f"({', '.join(SAMPLE_DESCRIPTIONS)})")
 
     try:
         jobs, failures = _plan(args.ir, args.vis, args.out)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+from typing import Any
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -28,9 +28,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     verify.set_defaults(handler=run_verify)
 
 
-def _fail(command: str, err: Exception) -> int:
-    print(f"pomai {command}: error: {err}", file=sys.stderr)
-    return 2
+# Dataset folder names as the datasets' authors write them.
+DATASET_NAMES = {"msrs": "MSRS", "tno": "TNO", "roadscene": "RoadScene", "harvard": "Harvard"}
+# Training-record fields that name local folders of the machine that trained.
+_RUN_FOLDERS = ("run", "base_run")
+_DATA_FIELDS = ("data", "val")
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -60,7 +62,8 @@ def run_info(args: argparse.Namespace) -> int:
                         {"repo_id": entry.repo_id, "filename": entry.filename,
                          "revision": entry.revision}),
                 "sha256": entry.sha256, "size_bytes": entry.size_bytes,
-                "licence": entry.licence, "training": entry.training, "input": entry.input,
+                "licence": entry.licence, "training": public_training_record(entry.training),
+                "input": entry.input,
                 "metrics": entry.metrics, "tiling": entry.tiling, "bundled": entry.bundled}
         bundled = entry.bundled and (BUNDLED_DIR / entry.bundled).is_file()
         cached = cached_path(entry, args.cache_dir)
@@ -70,11 +73,8 @@ def run_info(args: argparse.Namespace) -> int:
             else "not downloaded ('pomai download " + entry.name + "')"
         )
     else:
-        try:
-            weights = resolve(args.name, offline=True)
-            config, stage = read_metadata(weights.path)
-        except (OSError, LookupError, ValueError) as err:
-            return _fail("info", err)
+        weights = resolve(args.name, offline=True)
+        config, stage = read_metadata(weights.path)
         info = {"file": str(weights.path), "sha256": sha256_of(weights.path),
                 "size_bytes": weights.path.stat().st_size, "inference_stage": stage,
                 "config": config.to_dict()}
@@ -82,15 +82,42 @@ def run_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def public_training_record(training: dict[str, Any]) -> dict[str, Any]:
+    """A manifest training record as users see it: datasets by name, no local folders.
+
+    The recorded settings keep the paths of the machine that trained (``data``, ``val``, the
+    run folders, ``init``); ``pomai info`` shows the dataset names instead ("MSRS train" for
+    ``.../data/msrs/train``) and leaves the run folders out.
+    """
+    public: dict[str, Any] = {}
+    for key, value in training.items():
+        if key in _RUN_FOLDERS:
+            continue
+        if isinstance(value, dict):
+            value = public_training_record(value)
+        elif key in _DATA_FIELDS and isinstance(value, str):
+            value = dataset_name(value)
+        elif key == "init" and isinstance(value, str):
+            value = "the weights of the base run (base_settings)"
+        public[key] = value
+    return public
+
+
+def dataset_name(path: str) -> str:
+    """The dataset a data folder holds: ``../data/msrs/train`` -> ``MSRS train``."""
+    parts = PurePosixPath(path.replace("\\", "/")).parts
+    rest = parts[parts.index("data") + 1:] if "data" in parts[:-1] else parts[-2:]
+    rest = [p for p in rest if p not in ("..", ".", "/")]
+    if not rest:
+        return path
+    return " ".join([DATASET_NAMES.get(rest[0].lower(), rest[0]), *rest[1:]])
+
+
 def run_download(args: argparse.Namespace) -> int:
     from pomai.hub import BUNDLED_DIR, resolve, verify
 
-    try:
-        weights = resolve(args.name, revision=args.revision, cache_dir=args.cache_dir,
-                          offline=False)
-        verify(weights)
-    except (OSError, LookupError, ValueError) as err:
-        return _fail("download", err)
+    weights = resolve(args.name, revision=args.revision, cache_dir=args.cache_dir, offline=False)
+    verify(weights)
     entry = weights.entry
     if entry is not None and entry.bundled and weights.path == BUNDLED_DIR / entry.bundled:
         print(f"{entry.name} is bundled with the package, nothing to download: {weights.path} "

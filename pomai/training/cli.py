@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pomai.training.trainer import ABLATIONS, TrainSettings
+from pomai.commands.options import add_threads, non_negative_int, positive_int
+from pomai.errors import UsageError
+from pomai.training.settings import ABLATIONS, TrainSettings
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -23,13 +25,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="run folder: checkpoint, logs, exported weights")
     parser.add_argument("--config", help=f"named model config or a JSON file (default {d.config})")
     parser.add_argument("--stage", choices=("1", "2", "both"), help=f"default {d.stage}")
-    parser.add_argument("--epochs", type=int, help="stage-1 epochs (paper: 80)")
-    parser.add_argument("--epochs-stage2", type=int, help="stage-2 epochs (paper: 20)")
-    parser.add_argument("--batch", type=int, help=f"global batch size (default {d.batch})")
+    parser.add_argument("--epochs", type=non_negative_int, help="stage-1 epochs (paper: 80)")
+    parser.add_argument("--epochs-stage2", type=non_negative_int, help="stage-2 epochs (paper: 20)")
+    parser.add_argument("--batch", type=positive_int, help=f"global batch size (default {d.batch})")
     parser.add_argument("--lr", type=float)
-    parser.add_argument("--lr-step-epochs", type=int, help="decay the learning rate this often")
+    parser.add_argument("--lr-step-epochs", type=positive_int,
+                        help="decay the learning rate this often")
     parser.add_argument("--lr-gamma", type=float, help=f"decay factor (default {d.lr_gamma})")
-    parser.add_argument("--crop", type=int)
+    parser.add_argument("--crop", type=positive_int)
     parser.add_argument("--flips", action="store_true", default=None)
     parser.add_argument("--zoom-prob", type=float)
     parser.add_argument("--zoom-max", type=float)
@@ -49,11 +52,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"(default {d.distill_weight})")
     parser.add_argument("--clip-grad", type=float)
     parser.add_argument("--val", help="held-out folder with ir/ and vi/ for per-epoch metrics")
-    parser.add_argument("--val-pairs", type=int)
-    parser.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
-    parser.add_argument("--max-steps", type=int, help="stop (resumably) at this global step")
+    parser.add_argument("--val-pairs", type=positive_int)
+    parser.add_argument("--checkpoint-every", type=positive_int, help="steps between checkpoints")
+    parser.add_argument("--max-steps", type=positive_int,
+                        help="stop (resumably) at this global step")
     parser.add_argument("--device", help="cpu, cuda, cuda:1, ...")
-    parser.add_argument("--threads", type=int, help="CPU threads for PyTorch")
+    add_threads(parser)
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--resume", action="store_true", help="continue the run in --out")
     parser.add_argument(
@@ -67,9 +71,9 @@ _FLAG_TO_FIELD = {"epochs": "epochs_stage1"}
 def settings_from_args(args: argparse.Namespace) -> TrainSettings:
     """Settings from ``--from-config`` (if any) overridden by the flags given."""
     values: dict[str, Any] = {}
-    if args.from_config:
-        values.update(json.loads(Path(args.from_config).read_text()))
     fields = {f.name for f in dataclasses.fields(TrainSettings)}
+    if args.from_config:
+        values.update(_read_settings(Path(args.from_config), fields))
     for key, value in vars(args).items():
         field = _FLAG_TO_FIELD.get(key, key)
         if value is not None and field in fields:
@@ -80,11 +84,29 @@ def settings_from_args(args: argparse.Namespace) -> TrainSettings:
         saved = Path(args.out) / "settings.json"
         if saved.is_file():
             # Continue as before unless a flag says otherwise.
-            values = {**json.loads(saved.read_text()), **values}
+            values = {**_read_settings(saved, fields), **values}
     missing = [k for k in ("data", "out") if not values.get(k)]
     if missing:
-        raise SystemExit(f"pomai train: --{' and --'.join(missing)} required")
+        raise UsageError(f"--{' and --'.join(missing)} required: pass the training data folder "
+                         "(--data DIR with ir/ and vi/) and the run folder (--out DIR)")
     return TrainSettings(**values)
+
+
+def _read_settings(path: Path, fields: set[str]) -> dict[str, Any]:
+    """A JSON object of TrainSettings fields (``--from-config``, a run's settings.json)."""
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot read training settings {path}: {err}. Pass a JSON file of "
+                         "settings, such as a run's settings.json.") from None
+    if not isinstance(values, dict):
+        raise UsageError(f"training settings {path} must hold a JSON object of settings, not a "
+                         f"{type(values).__name__}.")
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise UsageError(f"training settings {path} has unknown settings {unknown}: remove them "
+                         f"(known: {', '.join(sorted(fields))}).")
+    return values
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,13 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
-from pomai.color import rgb_to_luma
+from pomai.errors import InputError
 from pomai.folders import images_by_stem
+from pomai.io import prepare_pair
 
 
 def find_pairs(
@@ -21,14 +20,14 @@ def find_pairs(
 ) -> list[tuple[Path, Path]]:
     """The (infrared, visible) file pairs under ``root/ir`` and ``root/vi``, paired by stem.
 
-    ``names`` restricts (and orders) the pairs to a fixed list of stems. Raises ValueError naming
-    the files that have no partner, or the missing folder.
+    ``names`` restricts (and orders) the pairs to a fixed list of stems. Raises InputError (a
+    ValueError) naming the files that have no partner, or the missing folder.
     """
     root = Path(root)
     folders = (root / ir_dir, root / vis_dir)
     for folder in folders:
         if not folder.is_dir():
-            raise ValueError(
+            raise InputError(
                 f"training data folder {folder} does not exist: a data folder must hold "
                 f"'{ir_dir}/' and '{vis_dir}/' with one image per pair, paired by file name"
             )
@@ -38,37 +37,32 @@ def find_pairs(
         shown = ", ".join(
             str(ir.get(s) or vis.get(s)) for s in unpaired[:10]
         ) + (" ..." if len(unpaired) > 10 else "")
-        raise ValueError(
+        raise InputError(
             f"{len(unpaired)} images in {root} have no partner in the other modality folder: "
             f"{shown}. Every '{ir_dir}/' image needs a '{vis_dir}/' image with the same stem."
         )
     stems = sorted(ir) if names is None else list(names)
     missing = [s for s in stems if s not in ir]
     if missing:
-        raise ValueError(f"pairs {missing[:10]} of the pair list are not in {root}")
+        raise InputError(f"pairs {missing[:10]} of the pair list are not in {root}")
     if not stems:
-        raise ValueError(f"no image pairs found in {root} ({', '.join(map(str, folders))})")
+        raise InputError(f"no image pairs found in {root} ({', '.join(map(str, folders))})")
     return [(ir[s], vis[s]) for s in stems]
 
 
 def load_pair(ir_path: Path, vis_path: Path) -> torch.Tensor:
-    """(2, H, W) float32 in [0, 1]: infrared grey and visible BT.601 luminance."""
-    images = []
-    for path in (ir_path, vis_path):
-        try:
-            with Image.open(path) as im:
-                array = np.asarray(im.convert("RGB") if im.mode not in ("L", "I;16") else im)
-        except OSError as err:
-            raise ValueError(f"cannot read training image {path}: {err}") from None
-        scale = 65535.0 if array.dtype == np.uint16 else 255.0
-        t = torch.from_numpy(array.astype(np.float32) / scale)
-        images.append(rgb_to_luma(t.permute(2, 0, 1))[0] if t.ndim == 3 else t)
-    if images[0].shape != images[1].shape:
-        raise ValueError(
-            f"pair {ir_path.name} has different sizes: infrared {tuple(images[0].shape)}, "
-            f"visible {tuple(images[1].shape)} ({vis_path}); pairs must be pixel-aligned"
-        )
-    return torch.stack(images)
+    """(2, H, W) float32 in [0, 1]: the infrared image and the visible BT.601 luminance.
+
+    Read and normalised by the code fusion uses (:func:`pomai.io.prepare_pair`), so training
+    sees the tensors inference sees: 8-bit / 255, 16-bit infrared stretched min-max per image,
+    16-bit visible / 65535, infrared in three identical channels accepted. A pair that fusion
+    would refuse raises :class:`~pomai.errors.InputError` naming the pair.
+    """
+    try:
+        pair = prepare_pair(Path(ir_path), Path(vis_path))
+    except InputError as err:
+        raise InputError(f"training pair {ir_path.name}: {err}") from None
+    return torch.cat([pair.ir[0], pair.vis_y[0]])
 
 
 @dataclass(frozen=True)

@@ -24,88 +24,20 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from pomai.config import PoMAIConfig, get_config
+from pomai.devices import pick_device
+from pomai.errors import UsageError
 from pomai.nn.pomai import PoMAI
 from pomai.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
 from pomai.training.data import Augment, PairedImages, epoch_order, find_pairs
 from pomai.training.distillation import Teacher, distillation_loss
 from pomai.training.loss import FusionLoss
 from pomai.training.outputs import export_checkpoint, plot_loss_curve, write_history
+from pomai.training.settings import ABLATIONS, TrainSettings
 
-Ablation = Literal["none", "no_ngmm", "no_camn", "no_micm", "joint", "no_freeze"]
-ABLATIONS: tuple[str, ...] = ("none", "no_ngmm", "no_camn", "no_micm", "joint", "no_freeze")
 STAGE_ONE = ("encoder", "ngmm", "camn", "decoder")
 ALL_MODULES = (*STAGE_ONE, "micm")
 LOSS_COLUMNS = ("total", "ssim", "mse", "intensity", "gradient")
 DISTILL_COLUMN = "distill"
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Everything that defines a training run. Paper values: 80 + 20 epochs, batch 16."""
-
-    data: str
-    out: str
-    config: str = "tiny"
-    stage: Literal["1", "2", "both"] = "both"
-    epochs_stage1: int = 80
-    epochs_stage2: int = 20
-    batch: int = 16
-    lr: float = 1e-4
-    lr_step_epochs: int = 20
-    lr_gamma: float = 0.5
-    crop: int = 128
-    flips: bool = False
-    zoom_prob: float = 0.0
-    zoom_max: float = 1.0
-    seed: int = 0
-    pairs_file: str | None = None
-    ablation: Ablation = "none"
-    init: str | None = None
-    init_partial: bool = False
-    teacher: str | None = None
-    distill_weight: float = 10.0
-    clip_grad: float | None = None
-    val: str | None = None
-    val_pairs: int = 32
-    checkpoint_every: int = 50
-    max_steps: int | None = None
-    device: str = "cpu"
-    threads: int | None = None
-    progress: bool = True
-
-    # Fields that may change when a run is resumed; every other field must match, except the
-    # epochs of a phase that has not ended (see :func:`epochs_change_problem`).
-    RESUMABLE_CHANGES = (
-        "out", "max_steps", "device", "threads", "progress", "checkpoint_every", "val"
-    )
-    EPOCH_FIELDS = ("epochs_stage1", "epochs_stage2")
-
-    def model_config(self) -> PoMAIConfig:
-        config = _read_config(self.config)
-        if self.ablation == "no_ngmm":
-            config = config.replace(use_ngmm=False)
-        elif self.ablation == "no_camn":
-            config = config.replace(use_camn=False)
-        return config
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    def run_record(self) -> dict[str, Any]:
-        """The settings as the run's record (settings.json, the manifest entry).
-
-        ``max_steps`` stops one invocation, not the run, so it is left out (``None``): a
-        ``--from-config`` of the record trains the whole run.
-        """
-        return {**self.to_dict(), "max_steps": None}
-
-
-def _read_config(name_or_path: str) -> PoMAIConfig:
-    path = Path(name_or_path)
-    if path.suffix == ".json" and path.is_file():
-        return PoMAIConfig.from_json(path.read_text())
-    return get_config(name_or_path)
 
 
 @dataclass(frozen=True)
@@ -128,10 +60,10 @@ def plan_phases(settings: TrainSettings) -> list[Phase]:
     s1 = Phase("stage1", 1, STAGE_ONE, settings.epochs_stage1)
     s2 = Phase("stage2", 2, ("micm",), settings.epochs_stage2)
     if settings.ablation not in ABLATIONS:
-        raise ValueError(f"unknown ablation {settings.ablation!r}; choose one of {ABLATIONS}")
+        raise UsageError(f"unknown ablation {settings.ablation!r}; choose one of {ABLATIONS}")
     if settings.ablation == "no_micm":
         if settings.stage == "2":
-            raise ValueError("ablation 'no_micm' trains stage 1 only; use --stage 1 or both")
+            raise UsageError("ablation 'no_micm' trains stage 1 only; use --stage 1 or both")
         return [s1]
     if settings.ablation == "joint":
         total = settings.epochs_stage1 + settings.epochs_stage2
@@ -142,7 +74,7 @@ def plan_phases(settings: TrainSettings) -> list[Phase]:
         return [s1]
     if settings.stage == "2":
         if settings.init is None:
-            raise ValueError(
+            raise UsageError(
                 "--stage 2 needs stage-1 weights: pass --init STAGE1.safetensors, or run "
                 "--stage both (or --stage 1, then --resume with --stage both)"
             )
@@ -230,7 +162,7 @@ class Trainer:
         self.out = Path(settings.out)
         self.world, self.rank, device = _init_distributed(settings.device)
         if settings.batch % self.world:
-            raise ValueError(f"batch {settings.batch} must divide by the {self.world} processes")
+            raise UsageError(f"batch {settings.batch} must divide by the {self.world} processes")
         if settings.threads:
             torch.set_num_threads(settings.threads)
         self.device = device
@@ -243,10 +175,13 @@ class Trainer:
         augment = Augment(settings.crop, settings.flips, settings.zoom_prob, settings.zoom_max)
         names = None
         if settings.pairs_file:
+            if not Path(settings.pairs_file).is_file():
+                raise UsageError(f"pair list {settings.pairs_file} does not exist: pass a text "
+                                 "file of pair stems, one per line (--pairs-file)")
             names = Path(settings.pairs_file).read_text().split()
         self.data = PairedImages(find_pairs(settings.data, names=names), augment)
         if len(self.data) < settings.batch:
-            raise ValueError(
+            raise UsageError(
                 f"{settings.data} has {len(self.data)} pairs, fewer than one batch of "
                 f"{settings.batch}: lower --batch"
             )
@@ -286,7 +221,7 @@ class Trainer:
             own = self.model.state_dict()
             absent = [k for k, v in own.items() if k not in state or state[k].shape != v.shape]
             if absent:
-                raise ValueError(
+                raise UsageError(
                     f"--init-partial: {name_or_path} lacks {len(absent)} weights of this network "
                     f"(or has them in another shape), e.g. {absent[:3]}: initialise from a "
                     "network of the same width and modules"
@@ -297,7 +232,7 @@ class Trainer:
     def _load_checkpoint(self) -> None:
         path = self.checkpoint_path
         if not path.is_file():
-            raise FileNotFoundError(f"--resume: no checkpoint at {path}; start without --resume")
+            raise UsageError(f"--resume: no checkpoint at {path}; start without --resume")
         model, optimizer, rng, record = load_checkpoint(path, self.device)
         saved = record["settings"]
         current = self.settings.to_dict()
@@ -310,14 +245,14 @@ class Trainer:
         fixed = [k for k in changed if k not in TrainSettings.EPOCH_FIELDS]
         if fixed:
             diffs = ", ".join(f"{k}: {saved.get(k)!r} -> {current[k]!r}" for k in fixed)
-            raise ValueError(f"--resume with different settings than {path} was made with: {diffs}")
+            raise UsageError(f"--resume with different settings than {path} was made with: {diffs}")
         state = RunState(**record["state"])
         if changed:
             problem = epochs_change_problem(
                 plan_phases(TrainSettings(**saved)), self.phases, state.phase, state.epoch
             )
             if problem:
-                raise ValueError(f"--resume cannot change the epochs of {path}: {problem}")
+                raise UsageError(f"--resume cannot change the epochs of {path}: {problem}")
         self.model.load_state_dict(model, strict=True)
         self.state = state
         torch.set_rng_state(rng)
@@ -493,7 +428,7 @@ def _init_distributed(device: str) -> tuple[int, int, torch.device]:
     """
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world <= 1:
-        return 1, 0, torch.device(device)
+        return 1, 0, pick_device(device)
     cuda = device.startswith("cuda")
     if cuda and device == "cuda":
         device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"

@@ -1,0 +1,55 @@
+"""Option types and options shared by several sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (a usage error names the bad value)."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An argparse type: an integer >= 0."""
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {value}")
+    return value
+
+
+def tile(text: str) -> int | str | None:
+    """An argparse type: ``auto``, ``none`` (None: the whole image) or a tile side in pixels."""
+    if text in ("auto", "none"):
+        return None if text == "none" else text
+    try:
+        return positive_int(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(
+            f"expected 'auto', 'none' or a positive tile side in pixels, got {text!r}"
+        ) from None
+
+
+def add_tile(parser: argparse.ArgumentParser) -> None:
+    """``--tile``: as ``fuse()``'s ``tile`` (default ``auto``)."""
+    parser.add_argument("--tile", type=tile, default="auto",
+                        help="'auto' (default: the whole image when it fits in memory, which is "
+                             "exact, else tiles that fit), 'none' (always the whole image) or a "
+                             "tile side in pixels")
+
+
+def add_threads(parser: argparse.ArgumentParser) -> None:
+    """``--threads N``: the CPU threads PyTorch uses (``torch.set_num_threads``)."""
+    parser.add_argument(
+        "--threads", type=positive_int, metavar="N",
+        help="CPU threads for PyTorch (default: PyTorch's, one per core). On a machine whose "
+             "cores are busy with other work, fewer threads are faster, often 1 "
+             "(docs/api.md, 'Threads')",
+    )
