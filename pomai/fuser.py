@@ -13,7 +13,7 @@ from pomai.hub import WeightsEntry, default_model, load_model, resolve
 from pomai.io import ImageInput, prepare_pair, restore
 from pomai.nn.image_statistics import ImageStatistics
 from pomai.nn.pomai import PoMAI
-from pomai.tiling import Blend, Tile, sliding_window
+from pomai.tiling import MIN_TILE, Blend, Tile, check_tiling, sliding_window
 
 
 def load(
@@ -77,8 +77,10 @@ def _warn_if_stage1_untrained(entry: WeightsEntry) -> None:
 class Fuser:
     """A PoMAI network ready to fuse: eval mode, on its device and dtype, no gradients.
 
-    The same input always gives the same output (eval-mode hashing uses the fixed rotations
-    stored with the weights).
+    Deterministic: the same input on the same device, dtype and thread count gives a
+    bit-identical output (eval-mode hashing uses the fixed rotations stored with the weights);
+    other thread counts change the order of floating-point sums, by at most 1e-5 (docs/api.md,
+    "Limits and guarantees").
     """
 
     def __init__(
@@ -139,16 +141,20 @@ class Fuser:
         Batched tensors (B, C, H, W) are fused in one call.
 
         Args:
-            tile: None fuses the whole image at once (exact); an int fuses overlapping tiles of
-                that side; ``"auto"`` picks the tile from free memory (whole image when it fits).
-            overlap: fraction of a tile shared with its neighbours, in [0, 1).
+            tile: None fuses the whole image at once (exact); an int (at least
+                :data:`pomai.tiling.MIN_TILE`) fuses overlapping tiles of that side; ``"auto"``
+                picks the tile from free memory (whole image when it fits).
+            overlap: fraction of a tile shared with its neighbours, in [0, 0.75].
             blend: ``"gaussian"`` or ``"linear"`` weighting of overlapping tiles.
             image_statistics: when tiling, give every tile the whole image's channel-attention
                 statistics (three passes over the tiles: about 3× the time, same memory);
                 False: each tile uses its own (one pass, further from the whole-image result).
                 docs/api.md, "Tiling", has the measured gap either way.
             progress: show a progress bar over the tiles.
+
+        ``tile``, ``overlap`` and ``blend`` are checked before anything is read (ValueError).
         """
+        check_tiling(tile, overlap, blend, MIN_TILE)
         pair = prepare_pair(ir, vis).to(self.device)
         fused = self.fuse_luminance(pair.ir, pair.vis_y, tile=tile, overlap=overlap,
                                     blend=blend, image_statistics=image_statistics,
@@ -172,6 +178,7 @@ class Fuser:
         The tensor core of :meth:`fuse`, without input conversion; inputs move to the device.
         Keyword arguments as for :meth:`fuse`.
         """
+        check_tiling(tile, overlap, blend, MIN_TILE)
         stacked = torch.cat([ir, vis_y], dim=1).to(self.device, torch.float32)
 
         def network(window: torch.Tensor) -> torch.Tensor:
