@@ -209,3 +209,14 @@ def test_inputs_that_require_grad_are_detached() -> None:
     vis = torch.rand(3, 6, 5, requires_grad=True)
     out = _identity(torch.rand(1, 6, 5, requires_grad=True), vis)
     assert not out.requires_grad and out.grad_fn is None
+
+
+def test_an_mpo_is_read_as_its_primary_picture(tmp_path: Path) -> None:
+    """Some cameras store previews or depth maps after the picture in their JPEGs (MPO)."""
+    primary = Image.fromarray(np.full((8, 10, 3), 200, np.uint8))
+    primary.save(tmp_path / "vis.jpg", format="MPO", save_all=True,
+                 append_images=[Image.fromarray(np.zeros((8, 10, 3), np.uint8))])
+    with Image.open(tmp_path / "vis.jpg") as stored:
+        assert stored.format == "MPO" and stored.n_frames == 2
+    out = np.asarray(_identity(np.zeros((8, 10), np.uint8), tmp_path / "vis.jpg"), int)
+    assert np.abs(out - 200).max() <= 2
