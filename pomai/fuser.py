@@ -79,7 +79,8 @@ class Fuser:
 
     Deterministic: the same input on the same device, dtype and thread count gives a
     bit-identical output (eval-mode hashing uses the fixed rotations stored with the weights);
-    other thread counts change the order of floating-point sums, by at most 1e-5 (docs/api.md,
+    another thread count reorders floating-point sums, which can move a pixel with nearly tied
+    hash codes into another NGMM group (measured differences up to 4.3e-3; docs/api.md,
     "Limits and guarantees").
     """
 
