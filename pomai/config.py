@@ -16,6 +16,27 @@ GateType = Literal["dense", "dwsep"]
 DecoderResidual = Literal["none", "vis"]
 
 
+# Range of every integer field: what the architecture can mean. Widths beyond 1024 channels,
+# more than 32 blocks or kernels over 31 px describe no fusion network anyone trains; K (pixels
+# per NGMM group) and the bucket cap stay within a tile of a few thousand pixels.
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    "width": (2, 1024), "heads": (1, 1024), "encoder_blocks": (0, 32),
+    "decoder_blocks": (0, 32), "group_size": (1, 4096), "hash_rounds": (1, 16),
+    "max_buckets": (2, 4096), "rotation_seed": (0, 2**63 - 1), "scb_kernel": (1, 31),
+    "scb_dilation": (1, 16), "ca_reduction": (1, 1024), "sa_kernel": (1, 31),
+    "gate_kernel": (1, 31),
+}
+# Largest hidden-width multiple of C (Restormer uses 2.66, CAMN's CCB 4).
+_MAX_EXPANSION = {"ffn_expansion": 16.0, "ccb_expansion": 16.0}
+_ODD_FIELDS = ("scb_kernel", "sa_kernel", "gate_kernel")  # centred, "same" padding
+_BOOL_FIELDS = ("bias", "resample_rotations_in_train", "use_ngmm", "use_camn")
+_CHOICES: dict[str, tuple[str, ...]] = {"decoder_residual": ("none", "vis"),
+                                        "gate": ("dense", "dwsep")}
+# Largest network a config may describe: 400 MB of float32, over 100 times the paper's
+# network (0.85 million values).
+MAX_PARAMETERS = 10**8
+
+
 @dataclass(frozen=True)
 class PoMAIConfig:
     """Every hyper-parameter of the PoMAI network.
@@ -68,29 +89,42 @@ class PoMAIConfig:
     use_camn: bool = True
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.width < 1 or self.heads < 1 or self.width % self.heads:
-            problems.append(f"width ({self.width}) must be a positive multiple of heads "
-                            f"({self.heads})")
-        if self.group_size < 1:
-            problems.append(f"group_size must be >= 1, got {self.group_size}")
-        if self.hash_rounds < 1:
-            problems.append(f"hash_rounds must be >= 1, got {self.hash_rounds}")
-        if self.max_buckets < 2 or self.max_buckets % 2:
-            problems.append(f"max_buckets must be an even number >= 2, got {self.max_buckets}")
-        if self.width // self.ca_reduction < 1:
-            problems.append(f"ca_reduction ({self.ca_reduction}) leaves no channels at width "
-                            f"{self.width}")
-        if self.gate not in ("dense", "dwsep"):
-            problems.append(f"gate must be 'dense' or 'dwsep', got {self.gate!r}")
-        if self.decoder_residual not in ("none", "vis"):
-            problems.append(f"decoder_residual must be 'none' or 'vis', "
-                            f"got {self.decoder_residual!r}")
-        for name in ("scb_kernel", "sa_kernel", "gate_kernel"):
-            if getattr(self, name) % 2 == 0:
-                problems.append(f"{name} must be odd, got {getattr(self, name)}")
+        # A config also arrives from a weights file, which is untrusted input: every field's
+        # type and range is checked before any network is built from it.
+        problems = _field_problems(self) or _relation_problems(self)
+        if not problems and self.parameter_count() > MAX_PARAMETERS:
+            problems.append(
+                f"the network would hold {self.parameter_count():,} parameters, over the limit "
+                f"of {MAX_PARAMETERS:,}: the config is corrupt or not meant for pomai"
+            )
         if problems:
             raise ValueError("invalid PoMAIConfig: " + "; ".join(problems))
+
+    def parameter_count(self) -> int:
+        """Values the network stores (parameters and NGMM's rotation buffer), from the config.
+
+        Computed without building the network, so an absurd config is refused before any
+        allocation; equal to the built network's count (a test checks it).
+        """
+        c, bias = self.width, int(self.bias)
+        ffn = int(c * self.ffn_expansion)
+        block = (
+            4 * c  # two channel LayerNorms
+            + self.heads + 3 * c * c + 3 * c * 9 + c * c + 7 * c * bias  # MDTA
+            + 2 * ffn * c + 2 * ffn * 9 + c * ffn + (4 * ffn + c) * bias  # GDFN
+        )
+        encoder = 9 * c + c * bias + self.encoder_blocks * block
+        half = c // 2
+        decoder = (2 * c * c + c * bias + self.decoder_blocks * block
+                   + 9 * half * c + half * bias + 9 * half + bias)
+        ngmm = 2 * (c * c + c) + c * self.hash_rounds * (self.max_buckets // 2)
+        ccb = int(c * self.ccb_expansion)
+        camn = 2 * (c * c + c) + c * self.scb_kernel**2 + c + 2 * c + 2 * ccb * c + ccb + c
+        hidden = c // self.ca_reduction
+        gate = self.gate_kernel**2
+        micm = (2 * hidden * c + hidden + c + 2 * self.sa_kernel**2 + 1
+                + (2 * c * c * gate + c if self.gate == "dense" else 2 * c * c + c + c * gate + c))
+        return (encoder + decoder + micm + ngmm * self.use_ngmm + camn * self.use_camn)
 
     def replace(self, **changes: Any) -> PoMAIConfig:
         """A copy with some fields changed (validated like a new config)."""
@@ -101,6 +135,8 @@ class PoMAIConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PoMAIConfig:
+        if not isinstance(data, dict):
+            raise ValueError(f"a PoMAIConfig is a JSON object of fields, got {type(data).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -116,6 +152,50 @@ class PoMAIConfig:
     @classmethod
     def from_json(cls, text: str) -> PoMAIConfig:
         return cls.from_dict(json.loads(text))
+
+
+def _field_problems(config: PoMAIConfig) -> list[str]:
+    """Each field's type and range on its own."""
+    problems = []
+    for name, (low, high) in _INT_RANGES.items():
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append(f"{name} must be an int, got {value!r}")
+        elif not low <= value <= high:
+            problems.append(f"{name} must be in [{low}, {high}], got {value}")
+        elif name in _ODD_FIELDS and value % 2 == 0:
+            problems.append(f"{name} must be odd, got {value}")
+        elif name == "max_buckets" and value % 2:
+            problems.append(f"max_buckets must be even, got {value}")
+    for name, high in _MAX_EXPANSION.items():
+        value = getattr(config, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            problems.append(f"{name} must be a number, got {value!r}")
+        elif not 0 < value <= high:  # also refuses NaN
+            problems.append(f"{name} must be in (0, {high:g}], got {value}")
+    for name in _BOOL_FIELDS:
+        if not isinstance(getattr(config, name), bool):
+            problems.append(f"{name} must be true or false, got {getattr(config, name)!r}")
+    for name, choices in _CHOICES.items():
+        if not isinstance(getattr(config, name), str) or getattr(config, name) not in choices:
+            problems.append(f"{name} must be {' or '.join(map(repr, choices))}, "
+                            f"got {getattr(config, name)!r}")
+    return problems
+
+
+def _relation_problems(config: PoMAIConfig) -> list[str]:
+    """Constraints between fields (each field already has its type and range)."""
+    problems = []
+    if config.width % config.heads:
+        problems.append(f"width ({config.width}) must be a multiple of heads ({config.heads})")
+    if config.width // config.ca_reduction < 1:
+        problems.append(f"ca_reduction ({config.ca_reduction}) leaves no channels at width "
+                        f"{config.width}")
+    for name in _MAX_EXPANSION:
+        if int(config.width * getattr(config, name)) < 1:
+            problems.append(f"{name} ({getattr(config, name)}) leaves no hidden channels at "
+                            f"width {config.width}")
+    return problems
 
 
 NAMED_CONFIGS: dict[str, PoMAIConfig] = {

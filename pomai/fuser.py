@@ -16,7 +16,7 @@ from pomai.io import ImageInput, prepare_pair, restore
 from pomai.nn.image_statistics import ImageStatistics
 from pomai.nn.pomai import PoMAI
 from pomai.normalization import DEFAULT_NORMALIZE, Normalize, check_normalize, normalize_luminance
-from pomai.tiling import Blend, Tile, sliding_window
+from pomai.tiling import MIN_TILE, Blend, Tile, check_tiling, sliding_window
 
 
 def load(
@@ -84,8 +84,11 @@ def _warn_if_stage1_untrained(entry: WeightsEntry) -> None:
 class Fuser:
     """A PoMAI network ready to fuse: eval mode, on its device and dtype, no gradients.
 
-    The same input always gives the same output (eval-mode hashing uses the fixed rotations
-    stored with the weights).
+    Deterministic: the same input on the same device, dtype and thread count gives a
+    bit-identical output (eval-mode hashing uses the fixed rotations stored with the weights);
+    another thread count reorders floating-point sums, which can move a pixel with nearly tied
+    hash codes into another NGMM group (measured differences up to 4.3e-3; docs/api.md,
+    "Limits and guarantees").
     """
 
     def __init__(
@@ -159,17 +162,20 @@ class Fuser:
                 (:mod:`pomai.normalization`).
             tile: ``"auto"`` (default) fuses the whole image at once when it fits in memory
                 (exact) and overlapping tiles sized to the free memory otherwise; None always
-                fuses the whole image (out of memory raises TileOutOfMemoryError); an int fuses
-                overlapping tiles of that side.
-            overlap: fraction of a tile shared with its neighbours, in [0, 1).
+                fuses the whole image (out of memory raises TileOutOfMemoryError); an int (at
+                least :data:`pomai.tiling.MIN_TILE`) fuses overlapping tiles of that side.
+            overlap: fraction of a tile shared with its neighbours, in [0, 0.75].
             blend: ``"gaussian"`` or ``"linear"`` weighting of overlapping tiles.
             image_statistics: when tiling, give every tile the whole image's channel-attention
                 statistics (three passes over the tiles: about 3× the time, same memory);
                 False: each tile uses its own (one pass, further from the whole-image result).
                 docs/api.md, "Tiling", has the measured gap either way.
             progress: show a progress bar over the tiles.
+
+        ``tile``, ``overlap`` and ``blend`` are checked before anything is read (ValueError).
         """
         check_normalize(normalize)
+        check_tiling(tile, overlap, blend, MIN_TILE)
         pair = prepare_pair(ir, vis).to(self.device)
         fused = self.fuse_luminance(pair.ir, pair.vis_y, tile=tile, overlap=overlap,
                                     blend=blend, image_statistics=image_statistics,
@@ -194,6 +200,7 @@ class Fuser:
         (the network's output as it is); inputs move to the device.
         Keyword arguments as for :meth:`fuse`.
         """
+        check_tiling(tile, overlap, blend, MIN_TILE)
         stacked = torch.cat([ir, vis_y], dim=1).to(self.device, torch.float32)
 
         def network(window: torch.Tensor) -> torch.Tensor:

@@ -313,13 +313,33 @@ def _from_directory(path: Path) -> ResolvedWeights:
                 "folder holds model.safetensors)."
             )
         weights = path / found[0]
-    sha256 = None
     entry_file = path / RUN_MANIFEST_ENTRY
-    if entry_file.is_file():
-        recorded = json.loads(entry_file.read_text())
-        if recorded.get("filename") == weights.name:
-            sha256 = recorded.get("sha256")
+    sha256 = _recorded_sha256(entry_file, weights.name) if entry_file.is_file() else None
     return ResolvedWeights(weights, sha256, None, f"folder {path}")
+
+
+def _recorded_sha256(entry_file: Path, weights_name: str) -> str | None:
+    """The sha256 a run folder's manifest_entry.json records for ``weights_name``, if any."""
+    def malformed(problem: str) -> CheckpointMismatchError:
+        return CheckpointMismatchError(
+            f"{entry_file} is malformed: {problem}. It is written by 'pomai train'; restore it "
+            "or delete it (the weights are then loaded without a recorded checksum)."
+        )
+
+    try:
+        recorded = json.loads(entry_file.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise malformed(f"not readable JSON ({err})") from None
+    if not isinstance(recorded, dict):
+        raise malformed(f"it holds a JSON {type(recorded).__name__}, not an object")
+    if not isinstance(recorded.get("filename"), (str, type(None))):
+        raise malformed(f"field 'filename' is {recorded['filename']!r}, not a file name")
+    if recorded.get("filename") != weights_name:
+        return None
+    sha256 = recorded.get("sha256")
+    if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
+        raise malformed(f"field 'sha256' is {sha256!r}, not 64 lower-case hex digits")
+    return sha256
 
 
 def _from_hub_reference(
@@ -507,10 +527,32 @@ def read_metadata(path: Path) -> tuple[PoMAIConfig, int]:
             f"{path} is not a pomai checkpoint: its metadata lacks {missing}. pomai writes "
             "these when it exports weights (pomai train); other files cannot be loaded."
         )
-    config = PoMAIConfig.from_json(metadata["pomai_config"])
-    stage = int(metadata["inference_stage"])
-    if stage not in (1, 2):
-        raise CheckpointMismatchError(f"{path}: inference_stage must be 1 or 2, got {stage}")
+    # The metadata is untrusted: the config is checked field by field (types, ranges, size of
+    # the network) before anything is built from it.
+    try:
+        config = PoMAIConfig.from_json(metadata["pomai_config"])
+    except (TypeError, ValueError) as err:
+        raise CheckpointMismatchError(
+            f"{path}: metadata field 'pomai_config' is invalid ({err}); the file was edited or "
+            "not written by pomai: re-export it."
+        ) from None
+    if metadata["inference_stage"] not in ("1", "2"):
+        raise CheckpointMismatchError(
+            f"{path}: metadata field 'inference_stage' must be '1' or '2', got "
+            f"{metadata['inference_stage']!r}; the file was edited or not written by pomai: "
+            "re-export it."
+        )
+    return config, int(metadata["inference_stage"])
+
+
+def check_weights(weights: ResolvedWeights) -> tuple[PoMAIConfig, int]:
+    """Everything checked before loading, nothing allocated: the sha256 (if one is expected),
+    the metadata (config and stage) and, for a manifest model, its entry. Returns the config
+    and inference stage."""
+    verify(weights)
+    config, stage = read_metadata(weights.path)
+    if weights.entry is not None:
+        _check_against_entry(weights, config, stage)
     return config, stage
 
 
@@ -520,10 +562,7 @@ def load_model(weights: ResolvedWeights) -> tuple[Any, int]:
 
     from pomai.nn.pomai import PoMAI
 
-    verify(weights)
-    config, stage = read_metadata(weights.path)
-    if weights.entry is not None:
-        _check_against_entry(weights, config, stage)
+    config, stage = check_weights(weights)
     state = load_file(weights.path)
     model = PoMAI(config)
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}

@@ -2,12 +2,14 @@
 
 Accepted for either image:
 
-* a file path (anything Pillow reads: PNG, JPEG, TIFF, BMP, ...);
+* a file path (anything Pillow reads: PNG, JPEG, TIFF, BMP, ...): a regular file of one frame
+  and at most :data:`MAX_IMAGE_PIXELS` pixels, read in display orientation (its EXIF
+  orientation applied, as viewers show it);
 * a PIL image;
-* a numpy array (H, W), (H, W, 1) or (H, W, 3), channels last, of dtype uint8, uint16 or
-  floating point with values in [0, 1];
+* a numpy array (H, W), (H, W, 1) or (H, W, 3), channels last, of dtype uint8, uint16 (either
+  byte order) or floating point with values in [0, 1];
 * a torch tensor (C, H, W) or (B, C, H, W), C = 1 or 3, of dtype uint8, uint16 or floating point
-  in [0, 1], on any device.
+  in [0, 1], on any device (detached: the result never requires grad).
 
 Value rules (docs/api.md):
 
@@ -32,12 +34,16 @@ tensor of the same dtype, rank and device.
 from __future__ import annotations
 
 import os
+import stat
+import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from pomai.color import rgb_to_luma, rgb_to_ycbcr, ycbcr_to_rgb
 from pomai.errors import InputError
@@ -49,6 +55,11 @@ ImageInput = Any  # str | os.PathLike | PIL.Image.Image | np.ndarray | torch.Ten
 IDENTICAL_CHANNELS_TOLERANCE = 2 / 255
 # Float inputs may overshoot [0, 1] by rounding error this small; they are clamped.
 RANGE_TOLERANCE = 1e-6
+# Largest image file decoded, in pixels (8192 × 8192), checked from the header before decoding.
+# Below Pillow's own warning threshold (89.5 million), so Pillow never warns about an image
+# pomai accepts; tiled fusion then holds about 2 GiB of full-resolution buffers. Raise it for
+# trusted larger images (the command line's --max-pixels); it is read at every call.
+MAX_IMAGE_PIXELS = 2**26
 
 _PIL_TO_RGB = {"P", "PA", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"}
 
@@ -84,24 +95,92 @@ class FusionPair:
 
 
 def read_image(path: str | os.PathLike, role: Role = "visible") -> Image.Image:
-    """Open and decode an image file, with an error that names the file and the fix."""
-    if not os.path.exists(path):
-        raise InputError(f"{role} image {os.fspath(path)!r} does not exist: check the path.")
-    if os.path.isdir(path):
-        raise InputError(
-            f"{role} image {os.fspath(path)!r} is a folder; pass an image file (the command "
-            "line 'pomai fuse' takes two folders)."
-        )
+    """Open and decode a single-frame image file in display orientation (EXIF applied).
+
+    Refused with an :class:`InputError` naming the file and the fix: a missing path, a folder,
+    anything that is not a regular file (a FIFO or a device would block or never end), an image
+    over :data:`MAX_IMAGE_PIXELS` (checked from the header, before decoding), a file with
+    several frames, and anything Pillow cannot decode.
+    """
+    name = os.fspath(path)
+    with _open_regular_file(name, role) as file:
+        try:
+            with Image.open(file) as image:
+                _check_pixel_count(image.size, name, role)
+                _check_single_frame(image, name, role)
+                image.load()
+                return ImageOps.exif_transpose(image)
+        except InputError:
+            raise
+        except Image.DecompressionBombError as err:
+            raise InputError(
+                f"{role} image {name!r} is larger than Pillow's decompression-bomb limit ({err}): "
+                "if you trust the file, raise PIL.Image.MAX_IMAGE_PIXELS and "
+                "pomai.io.MAX_IMAGE_PIXELS (command line: --max-pixels)."
+            ) from None
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error) as err:
+            raise InputError(
+                f"cannot read {role} image {name!r}: {err}. The file is not an image "
+                "Pillow can decode, or it is truncated or corrupt: re-export or re-copy it "
+                "(PNG, JPEG, TIFF and BMP are supported)."
+            ) from None
+
+
+@contextmanager
+def _open_regular_file(name: str, role: Role) -> Iterator[BinaryIO]:
+    """The file ``name`` opened for reading, refused unless it is a regular file.
+
+    It is opened without blocking and checked with ``fstat`` on the open descriptor, so a FIFO
+    (which would wait for a writer) or a device (which may never end) is refused before any
+    read, and the path cannot change kind between the check and the read.
+    """
     try:
-        with Image.open(path) as image:
-            image.load()
-            return image.copy()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        fd = os.open(name, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        broken = " is a symbolic link to a missing file" if os.path.islink(name) else (
+            " does not exist")
+        raise InputError(f"{role} image {name!r}{broken}: check the path.") from None
+    except OSError as err:
         raise InputError(
-            f"cannot read {role} image {os.fspath(path)!r}: {err}. The file is not an image "
-            "Pillow can decode, or it is truncated or corrupt: re-export or re-copy it "
-            "(PNG, JPEG, TIFF and BMP are supported)."
+            f"cannot open {role} image {name!r}: {err.strerror or err}. Check the path and its "
+            "permissions (a symbolic link loop also ends here)."
         ) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise InputError(
+                f"{role} image {name!r} is a folder; pass an image file (the command line "
+                "'pomai fuse' takes two folders)."
+            )
+        raise InputError(
+            f"{role} image {name!r} is not a regular file (a FIFO, socket or device), which "
+            "could block or never end: save the image to a file and pass that."
+        )
+    with os.fdopen(fd, "rb") as file:
+        yield file
+
+
+def _check_pixel_count(size: tuple[int, int], name: str, role: Role) -> None:
+    width, height = size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise InputError(
+            f"{role} image {name!r} is {width}×{height} = {width * height} pixels (W×H), over "
+            f"pomai's decoding limit of {MAX_IMAGE_PIXELS}: it may be a decompression bomb. If "
+            "you trust it, raise pomai.io.MAX_IMAGE_PIXELS (command line: --max-pixels)."
+        )
+
+
+def _check_single_frame(image: Image.Image, name: str, role: Role) -> None:
+    """Refuse animations and multi-page files; an MPO's extra frames (previews, depth maps of
+    the primary picture, which some cameras store in their JPEGs) are ignored."""
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1 and image.format != "MPO":
+        raise InputError(
+            f"{role} image {name!r} has {frames} frames ({image.format}: an animation or a "
+            "multi-page file); pomai fuses single images: save the frame you want as its own "
+            "file first (e.g. with Pillow: im.seek(i); im.save('frame.png'))."
+        )
 
 
 def prepare_pair(ir: ImageInput, vis: ImageInput) -> FusionPair:
@@ -110,11 +189,16 @@ def prepare_pair(ir: ImageInput, vis: ImageInput) -> FusionPair:
     vis_tensor, kind = _to_float(vis, "visible")
     ir_tensor = _infrared_channel(ir_tensor)
     if ir_tensor.shape[-2:] != vis_tensor.shape[-2:]:
+        rotated = ir_tensor.shape[-2:] == vis_tensor.shape[-2:][::-1]
         raise InputError(
             "infrared and visible images differ in size: infrared is "
-            f"{_hw(ir_tensor)} and visible is {_hw(vis_tensor)} (H×W). PoMAI fuses "
-            "pixel-aligned pairs of one size; registering (aligning) the two cameras is out of "
-            "scope for pomai: register, crop or resize the images to one size first."
+            f"{_hw(ir_tensor)} and visible is {_hw(vis_tensor)} (H×W). "
+            + ("The sizes are transposed, so one image is rotated by 90°: image files are read "
+               "in display orientation (their EXIF orientation applied); rotate the other "
+               "image to match. " if rotated else "")
+            + "PoMAI fuses pixel-aligned pairs of one size; registering (aligning) the two "
+            "cameras is out of scope for pomai: register, crop or resize the images to one "
+            "size first."
         )
     if ir_tensor.shape[0] != vis_tensor.shape[0]:
         raise InputError(
@@ -195,7 +279,9 @@ def _pil_array(image: Image.Image, role: Role) -> np.ndarray:
 
 def _from_numpy(array: np.ndarray, role: Role) -> tuple[torch.Tensor, OutputKind]:
     dtype = _check_dtype(array.dtype, role)
-    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[2] not in (1, 3):
+    # Channels-first only when the last axis is too long to be channels: (3, W, 4) is a
+    # three-row RGBA image, not three channels of width 4.
+    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[2] > 4:
         raise InputError(
             f"{role} array has shape {array.shape}, which looks channels-first; numpy images are "
             "channels-last (H, W, C): use array.transpose(1, 2, 0)."
@@ -212,10 +298,12 @@ def _from_numpy(array: np.ndarray, role: Role) -> tuple[torch.Tensor, OutputKind
         )
     raw = torch.from_numpy(np.ascontiguousarray(hwc).astype(np.float32)).permute(2, 0, 1)[None]
     kind = OutputKind("numpy", dtype, hwc.shape[2] == 3, array.ndim == 3, False)
-    return _normalise(raw, str(dtype), role), kind
+    name = str(dtype.newbyteorder("=")) if dtype.kind == "u" else str(dtype)
+    return _normalise(raw, name, role), kind
 
 
 def _from_torch(tensor: torch.Tensor, role: Role) -> tuple[torch.Tensor, OutputKind]:
+    tensor = tensor.detach()  # fusion is inference: no graph, and a result without gradient
     if tensor.ndim not in (3, 4):
         hint = " (add a channel axis with t[None])" if tensor.ndim == 2 else ""
         raise InputError(
@@ -248,7 +336,8 @@ def _from_torch(tensor: torch.Tensor, role: Role) -> tuple[torch.Tensor, OutputK
 
 
 def _check_dtype(dtype: np.dtype, role: Role) -> np.dtype:
-    if dtype in (np.uint8, np.uint16) or np.issubdtype(dtype, np.floating):
+    """The accepted dtype, in either byte order (``>u2`` is 16-bit too)."""
+    if (dtype.kind == "u" and dtype.itemsize in (1, 2)) or np.issubdtype(dtype, np.floating):
         return np.dtype(dtype)
     raise InputError(
         f"{role} array has dtype {dtype}; pomai takes uint8, uint16 or floating point in [0, 1]: "
@@ -316,8 +405,6 @@ def _from_unit(image: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 def _array_from_unit(array: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    if dtype == np.uint8:
-        return np.round(array * 255).astype(np.uint8)
-    if dtype == np.uint16:
-        return np.round(array * 65535).astype(np.uint16)
+    if dtype.kind == "u":
+        return np.round(array * np.iinfo(dtype).max).astype(dtype)
     return array.astype(dtype)

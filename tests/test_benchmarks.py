@@ -97,14 +97,14 @@ FAKE_REFCONV = "MACS = 10**9\n\n\ndef reference_seconds(threads=None, runs=5):\n
 def test_bench_fuse_in_process_table(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """The core path on 32×32 inputs, 1 thread, 1 run: whole, tiled and batched rows."""
+    """The core path on small inputs, 1 thread, 1 run: whole, tiled and batched rows."""
     bench = load_script("bench_fuse")
     fake = tmp_path / "refconv.py"
     fake.write_text(FAKE_REFCONV)  # 1 GMAC in 0.5 s: ratios without the real workload
     monkeypatch.setattr(bench, "REFCONV", fake)
     out = tmp_path / "fuse.json"
     results = bench.main([
-        "--config", "tiny", "--sizes", "32x32", "--tiled-sizes", "32x32", "--tile", "16",
+        "--config", "tiny", "--sizes", "32x32", "--tiled-sizes", "64x64", "--tile", "32",
         "--batch", "2", "--batch-size", "32x32", "--runs", "1", "--threads", "1",
         "--device", "cpu", "--in-process", "--json", str(out),
     ])
@@ -112,7 +112,7 @@ def test_bench_fuse_in_process_table(
     assert json.loads(out.read_text()) == results
     label = "config tiny (untrained weights, speed only)"
     assert [(r["mode"], r["tile"], r["windows"]) for r in results] == [
-        ("single", None, 1), ("single", 16, 9), ("batch", None, 1)]
+        ("single", None, 1), ("single", 32, 9), ("batch", None, 1)]
     for r in results:
         assert r["label"] == label and r["dtype"] == "float32" and r["threads"] == 1
         assert r["seconds_median"] > 0 and r["macs_per_pixel"] > 0
@@ -130,7 +130,7 @@ def test_bench_fuse_in_process_table(
     assert single_head.split(" | ")[-2:] == ["× refconv", "GMAC/s ÷ refconv's |"]
     rows = [line for line in lines if line.startswith(f"| {label} |")]
     assert len(rows) == 3
-    assert "| 32×32 | whole | 1 |" in rows[0] and "| 32×32 | 16 (9 windows) | 1 |" in rows[1]
+    assert "| 32×32 | whole | 1 |" in rows[0] and "| 64×64 | 32 (9 windows) | 1 |" in rows[1]
     assert "| 2 × 32×32 | 1 |" in rows[2]
     batch_head = next(line for line in lines if line.startswith("| model | device | dtype | "
                                                                 "frames × size"))

@@ -52,14 +52,14 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_fuse_one_pair(trained_weights: Path, tmp_path: Path) -> None:
-    _image((24, 28), 0).save(tmp_path / "ir.png")
-    _image((24, 28, 3), 1).save(tmp_path / "vis.png")
+    _image((40, 44), 0).save(tmp_path / "ir.png")
+    _image((40, 44, 3), 1).save(tmp_path / "vis.png")
     out = tmp_path / "out" / "fused.png"
     code = main(["fuse", str(tmp_path / "ir.png"), str(tmp_path / "vis.png"), "-o", str(out),
-                 "--model", str(trained_weights), "--tile", "16", "--no-progress"])
+                 "--model", str(trained_weights), "--tile", "32", "--no-progress"])
     assert code == 0
     with Image.open(out) as fused:
-        assert fused.mode == "RGB" and fused.size == (28, 24)
+        assert fused.mode == "RGB" and fused.size == (44, 40)
     assert os.listdir(out.parent) == ["fused.png"]  # no temporary file left
 
 
@@ -84,9 +84,9 @@ def test_fuse_tile_statistics_flag(trained_weights: Path, tmp_path: Path) -> Non
     for flags, image_statistics in (([], True), (["--tile-statistics"], False)):
         out = tmp_path / f"{image_statistics}.png"
         assert main(["fuse", str(tmp_path / "ir.png"), str(tmp_path / "vis.png"), "-o", str(out),
-                     "--model", str(trained_weights), "--tile", "24", "--device", "cpu",
+                     "--model", str(trained_weights), "--tile", "32", "--device", "cpu",
                      "--no-progress", *flags]) == 0
-        expected = fuser.fuse(tmp_path / "ir.png", tmp_path / "vis.png", tile=24,
+        expected = fuser.fuse(tmp_path / "ir.png", tmp_path / "vis.png", tile=32,
                               image_statistics=image_statistics)
         with Image.open(out) as written:
             assert np.array_equal(np.asarray(written), np.asarray(expected))

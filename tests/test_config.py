@@ -44,12 +44,12 @@ def test_named_configs() -> None:
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"width": 30, "heads": 8}, "width \\(30\\) must be a positive multiple of heads"),
-        ({"width": 0}, "width"),
+        ({"width": 30, "heads": 8}, "width \\(30\\) must be a multiple of heads \\(8\\)"),
+        ({"width": 0}, r"width must be in \[2, 1024\], got 0"),
         ({"heads": 0}, "heads"),
-        ({"group_size": 0}, "group_size must be >= 1"),
-        ({"hash_rounds": 0}, "hash_rounds must be >= 1"),
-        ({"max_buckets": 7}, "max_buckets must be an even number >= 2"),
+        ({"group_size": 0}, r"group_size must be in \[1, 4096\], got 0"),
+        ({"hash_rounds": 0}, r"hash_rounds must be in \[1, 16\]"),
+        ({"max_buckets": 7}, "max_buckets must be even, got 7"),
         ({"max_buckets": 0}, "max_buckets"),
         ({"ca_reduction": 128}, "ca_reduction \\(128\\) leaves no channels"),
         ({"gate": "sparse"}, "gate must be 'dense' or 'dwsep'"),
@@ -57,6 +57,22 @@ def test_named_configs() -> None:
         ({"scb_kernel": 6}, "scb_kernel must be odd"),
         ({"sa_kernel": 4}, "sa_kernel must be odd"),
         ({"gate_kernel": 2}, "gate_kernel must be odd"),
+        # A config read from a weights file is untrusted: types and ranges before any allocation.
+        ({"encoder_blocks": 10**7}, r"encoder_blocks must be in \[0, 32\], got 10000000"),
+        ({"width": 400000}, r"width must be in \[2, 1024\]"),
+        ({"scb_kernel": None}, "scb_kernel must be an int, got None"),
+        ({"width": "64"}, "width must be an int, got '64'"),
+        ({"width": 64.0}, "width must be an int, got 64.0"),
+        ({"heads": True}, "heads must be an int, got True"),
+        ({"ffn_expansion": float("nan")}, "ffn_expansion must be in \\(0, 16\\], got nan"),
+        ({"ccb_expansion": "2"}, "ccb_expansion must be a number"),
+        ({"ffn_expansion": 0.01}, "ffn_expansion \\(0.01\\) leaves no hidden channels"),
+        ({"bias": 1}, "bias must be true or false, got 1"),
+        ({"gate": ["dense"]}, "gate must be 'dense' or 'dwsep', got \\['dense'\\]"),
+        ({"rotation_seed": -1}, "rotation_seed must be in"),
+        ({"width": 1024, "heads": 8, "encoder_blocks": 32, "decoder_blocks": 32,
+          "ffn_expansion": 16.0},
+         "would hold 3,633,395,043 parameters, over the limit of 100,000,000"),
     ],
 )
 def test_validation_errors(changes: dict[str, object], message: str) -> None:
@@ -88,3 +104,19 @@ def test_missing_fields_take_defaults_and_config_is_frozen() -> None:
     assert PoMAIConfig.from_dict({"width": 16, "heads": 2}) == PoMAIConfig(width=16, heads=2)
     with pytest.raises(dataclasses.FrozenInstanceError):
         PoMAIConfig().width = 8  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("changes", [
+    {}, {"width": 12, "heads": 3, "ffn_expansion": 2.5, "bias": True, "decoder_residual": "vis",
+         "hash_rounds": 3, "max_buckets": 10, "scb_kernel": 5, "ccb_expansion": 1.5,
+         "ca_reduction": 3, "sa_kernel": 3, "gate": "dwsep", "gate_kernel": 5},
+    {"width": 10, "heads": 5, "encoder_blocks": 0, "decoder_blocks": 2, "use_ngmm": False,
+     "use_camn": False},
+])
+def test_parameter_count_is_the_built_networks(changes: dict[str, object]) -> None:
+    from pomai.nn.pomai import PoMAI
+
+    config = PoMAIConfig(**changes)  # type: ignore[arg-type]
+    model = PoMAI(config)
+    stored = sum(t.numel() for t in [*model.parameters(), *model.buffers()])
+    assert config.parameter_count() == stored

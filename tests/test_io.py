@@ -169,3 +169,54 @@ def test_unreadable_files_are_named(tmp_path: Path) -> None:
         prepare_pair(tmp_path / "missing.png", good)
     with pytest.raises(InputError, match="is a folder"):
         prepare_pair(tmp_path, good)
+
+
+# -- files read as viewers show them; arrays in either byte order --------------------------------
+
+
+def test_exif_orientation_is_applied_on_read(tmp_path: Path) -> None:
+    """A phone JPEG stored sideways with orientation 6 ("rotate 90° clockwise to view") is read
+    in display orientation, so it pairs with an infrared image taken as displayed."""
+    stored = np.zeros((8, 12), np.uint8)
+    stored[0, 0] = 255  # the stored top-left corner is the displayed top-right one
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(tmp_path / "vis.png", exif=exif.tobytes())
+    out = _identity(np.zeros((12, 8), np.uint8), tmp_path / "vis.png")
+    displayed = np.asarray(out)
+    assert displayed.shape == (12, 8)
+    assert displayed[0, -1] == 255 and displayed.sum() == 255
+    with pytest.raises(InputError, match="sizes are transposed.*EXIF orientation applied"):
+        prepare_pair(np.zeros((8, 12), np.uint8), tmp_path / "vis.png")
+
+
+def test_big_endian_uint16_is_uint16() -> None:
+    native = (_grey().astype(np.uint16) * 257)
+    big = native.astype(">u2")
+    assert _identity(native, big).dtype == np.dtype(">u2")
+    assert np.array_equal(_identity(big, big), _identity(native, native))
+    assert torch.equal(prepare_pair(big, native).ir, prepare_pair(native, native).ir)
+
+
+def test_a_three_row_rgba_array_is_not_channels_first() -> None:
+    with pytest.raises(InputError, match=r"shape \(3, 5, 4\).*drop the alpha channel"):
+        prepare_pair(np.zeros((3, 5), np.uint8), np.zeros((3, 5, 4), np.uint8))
+    with pytest.raises(InputError, match="looks channels-first"):
+        prepare_pair(np.zeros((5, 6), np.uint8), np.zeros((4, 5, 6), np.uint8))
+
+
+def test_inputs_that_require_grad_are_detached() -> None:
+    vis = torch.rand(3, 6, 5, requires_grad=True)
+    out = _identity(torch.rand(1, 6, 5, requires_grad=True), vis)
+    assert not out.requires_grad and out.grad_fn is None
+
+
+def test_an_mpo_is_read_as_its_primary_picture(tmp_path: Path) -> None:
+    """Some cameras store previews or depth maps after the picture in their JPEGs (MPO)."""
+    primary = Image.fromarray(np.full((8, 10, 3), 200, np.uint8))
+    primary.save(tmp_path / "vis.jpg", format="MPO", save_all=True,
+                 append_images=[Image.fromarray(np.zeros((8, 10, 3), np.uint8))])
+    with Image.open(tmp_path / "vis.jpg") as stored:
+        assert stored.format == "MPO" and stored.n_frames == 2
+    out = np.asarray(_identity(np.zeros((8, 10), np.uint8), tmp_path / "vis.jpg"), int)
+    assert np.abs(out - 200).max() <= 2

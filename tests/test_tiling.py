@@ -156,10 +156,19 @@ def test_auto_gives_up_clearly_and_other_errors_propagate(monkeypatch: pytest.Mo
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"tile": 0}, "positive int"), ({"tile": "big"}, "positive int"), ({"tile": True}, "int"),
-    ({"tile": 32, "overlap": 1.0}, r"\[0, 1\)"), ({"tile": "auto"}, "bytes_per_pixel"),
-    ({"tile": 32, "blend": "cosine"}, "blend must be"),
+    ({"tile": 0}, "an int >= 1"), ({"tile": "big"}, "an int >= 1"), ({"tile": True}, "int"),
+    ({"tile": 32, "overlap": 1.0}, r"in \[0, 0.75\]"), ({"tile": "auto"}, "bytes_per_pixel"),
+    ({"tile": 32, "overlap": 0.99}, "so many windows"), ({"tile": 32, "overlap": "x"}, "overlap"),
+    ({"tile": 32, "overlap": float("nan")}, "overlap"), ({"tile": 32, "blend": "cosine"}, "blend"),
+    ({"tile": None, "blend": "cosine"}, "blend must be"),  # checked even when nothing is tiled
 ])
 def test_bad_tiling_arguments(kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         sliding_window(lambda t: t, torch.rand(1, 1, 40, 40), **kwargs)
+
+
+def test_the_largest_overlap_covers_a_pixel_by_at_most_5_windows_per_axis() -> None:
+    for tile in (tiling.MIN_TILE, 33, 100):
+        starts = window_starts(10 * tile + 3, tile, tiling.MAX_OVERLAP)
+        covering = [sum(s <= x < s + tile for s in starts) for x in range(10 * tile + 3)]
+        assert max(covering) <= 5  # 4, and one more beside the last window (flush with the edge)

@@ -345,10 +345,11 @@ def test_checkpoint_write_is_atomic(
             self.f.flush()
             raise OSError("disk full (simulated)")
 
-    # Patched on the os module itself, so it holds wherever the atomic writer lives.
-    monkeypatch.setattr(os, "fdopen", lambda fd, mode: HalfWriter(real_fdopen(fd, mode)))
     resumed = Trainer(make_settings(pair_folder, out, narrow_config_path, max_steps=2),
                       resume=True)
+    # Patched on the os module itself, so it holds wherever the atomic writer lives (after the
+    # images are read: the image reader opens files through os.fdopen too).
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: HalfWriter(real_fdopen(fd, mode)))
     with pytest.raises(OSError, match="disk full"):
         resumed.run()
     monkeypatch.undo()

@@ -23,7 +23,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     download.add_argument("--cache-dir", help="Hub cache folder")
     download.set_defaults(handler=run_download)
 
-    verify = commands.add_parser("verify", help="sha256-check bundled and cached weights")
+    verify = commands.add_parser(
+        "verify", help="check bundled and cached weights (sha256, metadata against the manifest)")
     verify.add_argument("--cache-dir", help="Hub cache folder")
     verify.set_defaults(handler=run_verify)
 
@@ -128,7 +129,8 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    from pomai.hub import BUNDLED_DIR, cached_path, manifest, sha256_of
+    from pomai.errors import CheckpointMismatchError, ChecksumMismatchError
+    from pomai.hub import BUNDLED_DIR, ResolvedWeights, cached_path, check_weights, manifest
 
     entries = manifest().entries
     if not entries:
@@ -149,8 +151,15 @@ def run_verify(args: argparse.Namespace) -> int:
                 print(f"{entry.name} {where}: " + ("MISSING (reinstall pomai)" if missing
                                                    else "not present"))
                 continue
-            ok = sha256_of(path) == entry.sha256
-            bad += not ok
-            print(f"{entry.name} {where}: {'OK' if ok else 'MISMATCH'} {path}"
-                  + ("" if ok else " (delete it and run 'pomai download " + entry.name + "')"))
+            try:  # the same checks as loading: sha256, then metadata against the entry
+                check_weights(ResolvedWeights(path, entry.sha256, entry, f"{entry.name} {where}"))
+            except ChecksumMismatchError:
+                bad += 1
+                print(f"{entry.name} {where}: MISMATCH {path} (delete it and run 'pomai "
+                      f"download {entry.name}')")
+            except CheckpointMismatchError as err:
+                bad += 1
+                print(f"{entry.name} {where}: INVALID {path}: {err}")
+            else:
+                print(f"{entry.name} {where}: OK {path}")
     return 1 if bad else 0
