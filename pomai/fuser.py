@@ -16,7 +16,14 @@ from pomai.io import ImageInput, prepare_pair, restore
 from pomai.nn.image_statistics import ImageStatistics
 from pomai.nn.pomai import PoMAI
 from pomai.normalization import DEFAULT_NORMALIZE, Normalize, check_normalize, normalize_luminance
-from pomai.tiling import MIN_TILE, Blend, Tile, check_tiling, sliding_window
+from pomai.tiling import (
+    MIN_TILE,
+    Blend,
+    Tile,
+    check_tiling,
+    check_window_batch_size,
+    sliding_window,
+)
 
 
 def load(
@@ -145,6 +152,7 @@ class Fuser:
         blend: Blend = "gaussian",
         image_statistics: bool = True,
         progress: bool = False,
+        window_batch_size: int = 1,
     ) -> Any:
         """Fuse an infrared image with a visible one; returns the visible input's kind.
 
@@ -171,15 +179,18 @@ class Fuser:
                 False: each tile uses its own (one pass, further from the whole-image result).
                 docs/api.md, "Tiling", has the measured gap either way.
             progress: show a progress bar over the tiles.
+            window_batch_size: tiles fused per network call, stacked along the batch (faster
+                on a GPU, that many times the memory of one tile).
 
         ``tile``, ``overlap`` and ``blend`` are checked before anything is read (ValueError).
         """
         check_normalize(normalize)
         check_tiling(tile, overlap, blend, MIN_TILE)
+        check_window_batch_size(window_batch_size)
         pair = prepare_pair(ir, vis).to(self.device)
         fused = self.fuse_luminance(pair.ir, pair.vis_y, tile=tile, overlap=overlap,
                                     blend=blend, image_statistics=image_statistics,
-                                    progress=progress)
+                                    progress=progress, window_batch_size=window_batch_size)
         return restore(normalize_luminance(fused, normalize), pair)
 
     @torch.inference_mode()
@@ -193,6 +204,7 @@ class Fuser:
         blend: Blend = "gaussian",
         image_statistics: bool = True,
         progress: bool = False,
+        window_batch_size: int = 1,
     ) -> torch.Tensor:
         """(B, 1, H, W) infrared and visible luminance in [0, 1] -> (B, 1, H, W) float32 fused.
 
@@ -211,6 +223,7 @@ class Fuser:
             network, stacked, tile, overlap=overlap, blend=blend, progress=progress,
             bytes_per_pixel=bytes_per_pixel(self.config, self.dtype),
             statistics=ImageStatistics() if image_statistics else None,
+            window_batch_size=window_batch_size,
         ).float()
 
 

@@ -77,6 +77,14 @@ def check_tiling(tile: Tile, overlap: float, blend: Blend, min_tile: int = 1) ->
         raise ValueError(f"blend must be 'gaussian' or 'linear', got {blend!r}")
 
 
+def check_window_batch_size(window_batch_size: int) -> None:
+    """Raise ValueError unless ``window_batch_size`` is an int >= 1."""
+    if isinstance(window_batch_size, bool) or not isinstance(window_batch_size, int) or (
+        window_batch_size < 1
+    ):
+        raise ValueError(f"window_batch_size must be an int >= 1, got {window_batch_size!r}")
+
+
 def window_starts(length: int, tile: int, overlap: float) -> list[int]:
     """Start offsets of windows of size ``min(tile, length)`` covering ``[0, length)``.
 
@@ -123,6 +131,7 @@ def sliding_window(
     bytes_per_pixel: float | None = None,
     statistics: ImageStatistics | None = None,
     progress: bool = False,
+    window_batch_size: int = 1,
 ) -> torch.Tensor:
     """Apply ``fn`` to ``inputs`` (B, C, H, W) window by window; returns (B, C_out, H, W).
 
@@ -133,15 +142,19 @@ def sliding_window(
     when the image is tiled, run the windows ``statistics.recording_passes`` times recording the
     image-wide reductions of ``fn``'s layers (each pass computing with the previous pass's
     totals), then once more replaying the last totals (:mod:`pomai.nn.image_statistics`):
-    ``1 + recording_passes`` times the compute of one pass.
+    ``1 + recording_passes`` times the compute of one pass. ``window_batch_size``: windows per
+    call of ``fn``, stacked along the batch dimension (MONAI's ``sw_batch_size``): fewer, larger
+    calls, which keep a GPU busy, for that many times the memory of one window.
     """
     check_tiling(tile, overlap, blend)
+    check_window_batch_size(window_batch_size)
     if tile == "auto":
-        return _auto(fn, inputs, overlap, blend, bytes_per_pixel, statistics, progress)
+        return _auto(fn, inputs, overlap, blend, bytes_per_pixel, statistics, progress,
+                     window_batch_size)
     try:
         if tile is None:
             return fn(inputs)
-        return _tiled(fn, inputs, tile, overlap, blend, statistics, progress)
+        return _tiled(fn, inputs, tile, overlap, blend, statistics, progress, window_batch_size)
     except Exception as err:
         if not is_out_of_memory(err):
             raise
@@ -195,16 +208,20 @@ def _auto(
     bytes_per_pixel: float | None,
     statistics: ImageStatistics | None,
     progress: bool,
+    window_batch_size: int,
 ) -> torch.Tensor:
     if bytes_per_pixel is None or bytes_per_pixel <= 0:
         raise ValueError("tile='auto' needs a positive bytes_per_pixel estimate")
     b, _, h, w = inputs.shape
     tile = auto_tile(h, w, b, bytes_per_pixel, inputs.device)
+    if tile is not None and window_batch_size > 1:
+        tile = auto_tile(h, w, b * window_batch_size, bytes_per_pixel, inputs.device) or tile
     while True:
         try:
             if tile is None:
                 return fn(inputs)
-            return _tiled(fn, inputs, tile, overlap, blend, statistics, progress)
+            return _tiled(fn, inputs, tile, overlap, blend, statistics, progress,
+                          window_batch_size)
         except Exception as err:
             if not is_out_of_memory(err):
                 raise
@@ -237,6 +254,7 @@ def _tiled(
     blend: Blend,
     statistics: ImageStatistics | None,
     progress: bool,
+    window_batch_size: int = 1,
 ) -> torch.Tensor:
     from tqdm.auto import tqdm
 
@@ -248,28 +266,40 @@ def _tiled(
         statistics = None  # the one window is the whole image: its own statistics are exact
     passes = 1 if statistics is None else 1 + statistics.recording_passes
     bar = tqdm(total=len(windows) * passes, desc="tiles", disable=not progress, leave=False)
+    groups = [windows[i : i + window_batch_size]
+              for i in range(0, len(windows), window_batch_size)]
+
+    def run(group: list[tuple[int, int]]) -> torch.Tensor:
+        """``fn`` on the group's windows stacked window after window: (len(group)·B, ...)."""
+        crops = [inputs[:, :, top : top + th, left : left + tw] for top, left in group]
+        result = fn(crops[0] if len(crops) == 1 else torch.cat(crops))
+        bar.update(len(group))
+        return result
+
     if statistics is not None:
-        owned = [(rows, cols) for rows in owned_ranges(tops, th, h)
-                 for cols in owned_ranges(lefts, tw, w)]
+        # The pixels each window owns (a partition of the image), in window coordinates.
+        owned = {(top, left): (slice(r0 - top, r1 - top), slice(c0 - left, c1 - left))
+                 for top, (r0, r1) in zip(tops, owned_ranges(tops, th, h), strict=True)
+                 for left, (c0, c1) in zip(lefts, owned_ranges(lefts, tw, w), strict=True)}
         for _ in range(statistics.recording_passes):
             with statistics.recording():
-                for (top, left), ((r0, r1), (c0, c1)) in zip(windows, owned, strict=True):
-                    statistics.set_owned_region(slice(r0 - top, r1 - top),
-                                                slice(c0 - left, c1 - left))
-                    fn(inputs[:, :, top : top + th, left : left + tw])
-                    bar.update()
+                for group in groups:
+                    statistics.set_owned_regions([owned[window] for window in group], b)
+                    run(group)
     weight = blend_window(th, tw, blend, overlap, inputs.device)
     total = torch.zeros((h, w), dtype=torch.float32, device=inputs.device)
     out: torch.Tensor | None = None
     with nullcontext() if statistics is None else statistics.replaying():
-        for top, left in windows:
-            result = fn(inputs[:, :, top : top + th, left : left + tw]).float()
-            if out is None:
-                out = torch.zeros((b, result.shape[1], h, w), dtype=torch.float32,
-                                  device=inputs.device)
-            out[:, :, top : top + th, left : left + tw] += result * weight
-            total[top : top + th, left : left + tw] += weight
-            bar.update()
+        for group in groups:
+            if statistics is not None:
+                statistics.set_owned_regions([(slice(None), slice(None))] * len(group), b)
+            results = run(group).float().split(b)
+            for (top, left), result in zip(group, results, strict=True):
+                if out is None:
+                    out = torch.zeros((b, result.shape[1], h, w), dtype=torch.float32,
+                                      device=inputs.device)
+                out[:, :, top : top + th, left : left + tw] += result * weight
+                total[top : top + th, left : left + tw] += weight
     bar.close()
     assert out is not None
     return out / total

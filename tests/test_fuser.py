@@ -242,3 +242,14 @@ def test_compiled_fusion_equals_eager_for_a_batch(fuser: Fuser, trained_weights:
     ir, vis = torch.rand(2, 1, 24, 28, generator=g), torch.rand(2, 3, 24, 28, generator=g)
     assert torch.allclose(compiled.fuse(ir, vis, normalize="none"),
                           fuser.fuse(ir, vis, normalize="none"), atol=1e-5)
+
+
+def test_tiles_fused_several_per_call_equal_one_per_call(fuser: Fuser) -> None:
+    g = torch.Generator().manual_seed(8)
+    ir, vis = torch.rand(1, 1, 64, 80, generator=g), torch.rand(1, 3, 64, 80, generator=g)
+    one = fuser.fuse(ir, vis, tile=32, normalize="none")
+    # Within the tolerance of other batchings (docs/api.md, "Limits and guarantees").
+    assert torch.allclose(fuser.fuse(ir, vis, tile=32, normalize="none", window_batch_size=4),
+                          one, atol=5e-3)
+    with pytest.raises(ValueError, match="window_batch_size"):
+        fuser.fuse(ir, vis, window_batch_size=0)

@@ -172,3 +172,40 @@ def test_the_largest_overlap_covers_a_pixel_by_at_most_5_windows_per_axis() -> N
         starts = window_starts(10 * tile + 3, tile, tiling.MAX_OVERLAP)
         covering = [sum(s <= x < s + tile for s in starts) for x in range(10 * tile + 3)]
         assert max(covering) <= 5  # 4, and one more beside the last window (flush with the edge)
+
+
+@pytest.mark.parametrize("window_batch_size", [2, 3, 16])
+def test_batched_windows_equal_one_window_per_call(window_batch_size: int) -> None:
+    """Windows stacked along the batch dimension give the one-window-per-call result, with
+    and without the image's statistics (two images, so windows and images interleave). No
+    NGMM: its hashing can regroup near-tied pixels when a batched convolution rounds otherwise
+    (docs/api.md, "Limits and guarantees"), which would hide the arithmetic compared here."""
+    from pomai.config import get_config
+    from pomai.nn.image_statistics import ImageStatistics
+    from pomai.nn.pomai import PoMAI
+
+    torch.manual_seed(0)
+    model = PoMAI(get_config("tiny").replace(width=8, heads=2, use_ngmm=False)).eval()
+    inputs = torch.rand(2, 2, 70, 90)
+    calls: list[int] = []
+
+    def network(window: torch.Tensor) -> torch.Tensor:
+        calls.append(window.shape[0])
+        return model(window[:, :1], window[:, 1:])
+
+    with torch.no_grad():
+        for statistics in (None, ImageStatistics):
+            calls.clear()
+            single = sliding_window(network, inputs, 32,
+                                    statistics=statistics and statistics())
+            windows = len(calls)
+            calls.clear()
+            batched = sliding_window(network, inputs, 32, statistics=statistics and statistics(),
+                                     window_batch_size=window_batch_size)
+            assert torch.allclose(batched, single, atol=1e-5)
+            assert len(calls) < windows and max(calls) <= 2 * window_batch_size
+
+
+def test_window_batch_size_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="window_batch_size must be an int >= 1, got 0"):
+        sliding_window(lambda x: x, torch.rand(1, 1, 8, 8), None, window_batch_size=0)

@@ -50,7 +50,8 @@ class ImageStatistics:
         self._totals: dict[nn.Module, tuple[torch.Tensor, ...]] = {}  # float32
         self._dtypes: dict[nn.Module, tuple[torch.dtype, ...]] = {}
         self._recorded: dict[nn.Module, tuple[torch.Tensor, ...]] | None = None
-        self._region: Region = (slice(None), slice(None))
+        self._regions: list[Region] = [(slice(None), slice(None))]
+        self._images = 0  # images per window; 0: the whole batch
 
     @contextmanager
     def recording(self) -> Iterator[None]:
@@ -73,9 +74,17 @@ class ImageStatistics:
         with self._active():
             yield
 
-    def set_owned_region(self, rows: slice, cols: slice) -> None:
-        """The pixels of the next window that the recording pass counts, in window coordinates."""
-        self._region = (rows, cols)
+    def set_owned_regions(self, regions: list[Region], images: int = 0) -> None:
+        """The pixels the recording pass counts in each window of the next call, in window
+        coordinates: ``(rows, cols)`` per window.
+
+        A call may stack ``n = len(regions)`` windows of the same ``images`` images along its
+        batch dimension, window after window (a batch of ``n·images``). A layer may see that
+        batch several times over, concatenated (the shared encoder runs infrared and visible
+        as one batch: ``2·n·images``); its totals are per image of such a layer's batch
+        without the windows (``2·images``). ``images`` 0: one window, the whole batch."""
+        self._regions = list(regions)
+        self._images = images
 
     @contextmanager
     def _active(self) -> Iterator[None]:
@@ -92,23 +101,40 @@ class ImageStatistics:
         reduction: Reduction,
         combine: tuple[Combine, ...],
     ) -> tuple[torch.Tensor, ...]:
+        windows = len(self._regions)
+        images = self._images or x.shape[0] // windows
+        # (outer·n·images, ...) -> (outer, n, images, ...): window i is [:, i].
+        by_window = x.unflatten(0, (-1, windows, images))
         if self._recorded is not None:
-            rows, cols = self._region
-            reduced = reduction(x[..., rows, cols].flatten(-2))
-            self._dtypes[owner] = tuple(r.dtype for r in reduced)
-            owned = tuple(r.float() for r in reduced)
-            if owner in self._recorded:
-                owned = tuple(
-                    torch.add(a, b) if how == "sum" else torch.maximum(a, b)
-                    for a, b, how in zip(self._recorded[owner], owned, combine, strict=True)
-                )
-            self._recorded[owner] = owned
+            owned: tuple[torch.Tensor, ...] | None = None
+            for index, (rows, cols) in enumerate(self._regions):
+                window = by_window[:, index].flatten(0, 1)
+                reduced = reduction(window[..., rows, cols].flatten(-2))
+                self._dtypes[owner] = tuple(r.dtype for r in reduced)
+                owned = _combine(owned, tuple(r.float() for r in reduced), combine)
+            assert owned is not None
+            self._recorded[owner] = _combine(self._recorded.get(owner), owned, combine)
             if owner not in self._totals:
                 return reduction(x.flatten(-2))
         elif owner not in self._totals:
             raise RuntimeError(f"no totals recorded for {type(owner).__name__}")
         totals, dtypes = self._totals[owner], self._dtypes[owner]
-        return tuple(t.to(d) for t, d in zip(totals, dtypes, strict=True))
+        # (outer·images, ...) image totals -> (outer·n·images, ...): each window gets its image's.
+        return tuple(
+            t.to(d).unflatten(0, (-1, 1, images)).expand(-1, windows, -1, *t.shape[1:])
+            .flatten(0, 2)
+            for t, d in zip(totals, dtypes, strict=True)
+        )
+
+
+def _combine(
+    a: tuple[torch.Tensor, ...] | None, b: tuple[torch.Tensor, ...], how: tuple[Combine, ...]
+) -> tuple[torch.Tensor, ...]:
+    """Element-wise sum or maximum of two tuples of reductions (``a`` None: ``b``)."""
+    if a is None:
+        return b
+    return tuple(torch.add(x, y) if h == "sum" else torch.maximum(x, y)
+                 for x, y, h in zip(a, b, how, strict=True))
 
 
 def reduce_pixels(
@@ -122,7 +148,8 @@ def reduce_pixels(
     Args:
         owner: the layer making the reduction (one reduction per layer per forward).
         x: (..., H, W) the layer's map.
-        reduction: maps (..., H·W) to a tuple of tensors, each a sum or a max over the last dim.
+        reduction: maps (B, ..., H·W) to a tuple of tensors (B, ...), each a sum or a max over
+            the last dim.
         combine: for each result, how tiles combine: ``"sum"`` or ``"max"``.
     Returns:
         ``reduction(x)`` when no tiled inference is active, or in the first recording pass;

@@ -31,8 +31,8 @@ class ChannelAttention(nn.Module):
 
 
 def _sum_count_max(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(B, C, L) -> float32 sums (B, C), pixel count (1,) and maxima (B, C) over L."""
-    count = torch.full((1,), x.shape[-1], dtype=torch.float32, device=x.device)
+    """(B, C, L) -> float32 sums (B, C), pixel counts (B, 1) and maxima (B, C) over L."""
+    count = torch.full((x.shape[0], 1), x.shape[-1], dtype=torch.float32, device=x.device)
     return x.sum(dim=-1, dtype=torch.float32), count, x.amax(dim=-1)
 
 
