@@ -368,7 +368,8 @@ CLI_REFUSALS: list[tuple[str, Callable[[Path, Path, Path], tuple[list[str], list
     ("tile-0", lambda ir, vis, tmp: ([str(ir), str(vis), "-o", str(tmp / "o")],
                                      ["--tile", "0"]), "a positive tile side in pixels, got '0'"),
     ("max-pixels-0", lambda ir, vis, tmp: ([str(ir), str(vis), "-o", str(tmp / "o")],
-                                           ["--max-pixels", "0"]), "expected an integer >= 1, got 0"),
+                                           ["--max-pixels", "0"]),
+     "expected an integer >= 1, got 0"),
 ]
 
 
