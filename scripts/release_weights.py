@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pomai.atomic import atomic_write_bytes
+from pomai.commands.weights import dataset_name
 from pomai.hub import BUNDLED_DIR, MANIFEST_PATH, read_manifest, sha256_of
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +42,6 @@ INPUT = {
     "output": "fused luminance stretched min-max per image (fuse()'s default, "
               "normalize='minmax'; what the metrics measure), then the visible chroma",
 }
-DATA_ROOT = "../shared/data/"
 RELEASES: list[dict[str, Any]] = [
     {
         "name": "msrs",
@@ -91,7 +91,8 @@ def training_record(release: dict[str, Any], exported: dict[str, Any]) -> dict[s
     )
 
     def kept(settings: dict[str, Any]) -> dict[str, Any]:
-        named = {k: dataset_name(v) if k in ("data", "val") else v for k, v in settings.items()}
+        named = {k: dataset_name(v) if k in ("data", "val") and v else v
+                 for k, v in settings.items()}
         if named.get("init"):
             named["init"] = run_name(named["init"])
         return {k: v for k, v in named.items() if k not in ("out", "progress", "threads")}
@@ -100,12 +101,6 @@ def training_record(release: dict[str, Any], exported: dict[str, Any]) -> dict[s
             "wall_time_s": wall_time, "budget": budget, "run": run_name(release["run"]),
             "settings": kept(t), "base_run": run_name(release["base"]),
             "base_settings": kept(b)}
-
-
-def dataset_name(path: str | None) -> str | None:
-    """A training or validation folder as the dataset and split it is (``msrs/train``), not as
-    a path on the machine that trained."""
-    return path[len(DATA_ROOT):] if path and path.startswith(DATA_ROOT) else path
 
 
 def run_name(path: str) -> str:

@@ -63,7 +63,6 @@ def test_training_record_counts_the_base_run_and_the_fine_tune(
 
 
 def test_training_record_names_datasets_and_runs_not_paths(release_script) -> None:
-    assert release_script.dataset_name("../shared/data/msrs/train") == "msrs/train"
-    assert release_script.dataset_name(None) is None
+    assert release_script.dataset_name("../shared/data/msrs/train") == "MSRS train"
     assert release_script.run_name("runs/msrs-tiny/model.safetensors") == "msrs-tiny"
     assert release_script.run_name("runs/msrs-tiny") == "msrs-tiny"
