@@ -253,3 +253,19 @@ def test_tiles_fused_several_per_call_equal_one_per_call(fuser: Fuser) -> None:
                           one, atol=5e-3)
     with pytest.raises(ValueError, match="window_batch_size"):
         fuser.fuse(ir, vis, window_batch_size=0)
+
+
+@pytest.mark.gpu
+def test_cuda_fusion_of_uint8_frames_never_synchronises(trained_weights: Path) -> None:
+    """Camera frames already on the GPU: no host copy, no synchronisation, uint8 back on it."""
+    gpu = pomai.load(trained_weights, device="cuda")
+    ir = torch.randint(0, 256, (2, 1, 48, 64), dtype=torch.uint8, device="cuda")
+    vis = torch.randint(0, 256, (2, 3, 48, 64), dtype=torch.uint8, device="cuda")
+    gpu.fuse(ir, vis)  # warm-up: kernels chosen, memory allocated
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        fused = gpu.fuse(ir, vis)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert fused.device.type == "cuda" and fused.dtype == torch.uint8
+    assert fused.shape == vis.shape

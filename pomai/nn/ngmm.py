@@ -40,7 +40,9 @@ def cross_polytope_hash(features: torch.Tensor, rotations: torch.Tensor) -> torc
     return torch.cat([rotated, -rotated], dim=-1).argmax(dim=-1)
 
 
-def group_windows(length: int, group_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def group_windows(
+    length: int, group_size: int, device: torch.device | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Start rows of the query groups and of their key windows, for ``length`` sorted rows.
 
     Query group m covers rows ``[q_m, q_m + K)`` with ``q_m = min(m·K, L − K)``: the last group is
@@ -51,7 +53,7 @@ def group_windows(length: int, group_size: int) -> tuple[torch.Tensor, torch.Ten
     """
     k = group_size
     groups = math.ceil(length / k)
-    query_start = (torch.arange(groups) * k).clamp(max=length - k)
+    query_start = (torch.arange(groups, device=device) * k).clamp(max=length - k)
     key_start = (query_start - k).clamp(0, length - 3 * k)
     return query_start, key_start
 
@@ -81,9 +83,11 @@ def group_attention(
     if length <= 3 * k:
         q, key, v = queries[:, None], keys[:, None], values[:, None]
     else:
-        query_start, key_start = group_windows(length, k)
-        query_rows = (query_start[:, None] + torch.arange(k)).flatten().to(queries.device)
-        key_rows = (key_start[:, None] + torch.arange(3 * k)).flatten().to(queries.device)
+        # Built on the device: a host-to-device copy would synchronise every forward on CUDA.
+        device = queries.device
+        query_start, key_start = group_windows(length, k, device)
+        query_rows = (query_start[:, None] + torch.arange(k, device=device)).flatten()
+        key_rows = (key_start[:, None] + torch.arange(3 * k, device=device)).flatten()
         n, d, groups = queries.shape[0], queries.shape[-1], len(query_start)
         q = queries.index_select(1, query_rows).view(n, groups, k, d)
         key = keys.index_select(1, key_rows).view(n, groups, 3 * k, d)
