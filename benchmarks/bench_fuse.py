@@ -388,7 +388,7 @@ def describe(task: dict[str, Any]) -> str:
 
 def model_specs(args: argparse.Namespace) -> list[dict[str, str]]:
     """(kind, name, label) of every model to measure, in order."""
-    from pomai.hub import list_models
+    from pomai.manifest import list_models
 
     chosen = bool(args.model or args.config)
     specs = []

@@ -8,11 +8,13 @@ from typing import Any
 
 import torch
 
+from pomai.checkpoint import load_model
 from pomai.config import PoMAIConfig
 from pomai.devices import pick_device
 from pomai.errors import UsageError
-from pomai.hub import WeightsEntry, default_model, load_model, resolve
+from pomai.hub import resolve
 from pomai.io import ImageInput, prepare_pair, restore
+from pomai.manifest import WeightsEntry, default_model
 from pomai.nn.image_statistics import ImageStatistics
 from pomai.nn.pomai import PoMAI
 from pomai.normalization import DEFAULT_NORMALIZE, Normalize, check_normalize, normalize_luminance
@@ -51,7 +53,7 @@ def load(
             (docs/performance.md, "torch.compile"); later calls of that shape reuse it.
 
     Downloaded and bundled files are sha256-verified before loading; loading is safetensors-only
-    and strict (see :mod:`pomai.hub`).
+    and strict (see :mod:`pomai.checkpoint`).
     """
     weights = resolve(
         default_model() if name_or_path is None else name_or_path,

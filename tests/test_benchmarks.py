@@ -142,7 +142,7 @@ def test_bench_fuse_in_process_table(
 
 def test_bench_fuse_models_dtypes_and_failures(monkeypatch: pytest.MonkeyPatch) -> None:
     bench = load_script("bench_fuse")
-    monkeypatch.setattr("pomai.hub.list_models", lambda: ["msrs"])
+    monkeypatch.setattr("pomai.manifest.list_models", lambda: ["msrs"])
     parser = bench.build_parser()
     default = parser.parse_args([])
     assert [s["label"] for s in bench.model_specs(default)] == [
