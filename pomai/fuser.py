@@ -54,6 +54,17 @@ def load(
 
     Downloaded and bundled files are sha256-verified before loading; loading is safetensors-only
     and strict (see :mod:`pomai.checkpoint`).
+
+    Raises (all :class:`~pomai.errors.PomaiError`):
+        UnknownModelError: ``name_or_path`` is no released name, Hub reference or existing path.
+        WeightsUnavailableError: the weights are neither bundled nor cached and cannot be
+            downloaded (offline, no network, not on the Hub).
+        ChecksumMismatchError: the file's sha256 is not the one recorded for it.
+        CheckpointMismatchError: not a pomai safetensors file, invalid metadata, tensors that do
+            not fit the config, or a file that contradicts its manifest entry.
+        ManifestError: the shipped weights manifest is broken.
+        UsageError: an unusable ``dtype``, ``stage`` or ``revision``.
+        DeviceUnavailableError: ``device`` is not in this machine or PyTorch build.
     """
     weights = resolve(
         default_model() if name_or_path is None else name_or_path,
@@ -175,6 +186,14 @@ class Fuser:
             progress: show a progress bar over the tiles.
 
         ``tile``, ``overlap`` and ``blend`` are checked before anything is read (ValueError).
+
+        Raises:
+            InputError: an image that cannot be read or used (missing, broken, too large, two
+                sizes, an unsupported array shape or dtype); nothing is fused.
+            ValueError: an unknown ``normalize`` or an unusable ``tile``, ``overlap`` or
+                ``blend``.
+            TileOutOfMemoryError: out of memory even with the smallest tile; the message says
+                what to try.
         """
         check_normalize(normalize)
         check_tiling(tile, overlap, blend, MIN_TILE)
