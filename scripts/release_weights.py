@@ -2,7 +2,7 @@
 
     python scripts/release_weights.py --export      # runs/<run>/model.safetensors -> package
     scripts/evaluate_release.sh                     # -> docs/results/eval/results.json
-    python benchmarks/tiling_gap.py --model pomai/weights/NAME.safetensors --pairs 10 \
+    python -m scripts.studies.tiling_gap --model pomai/weights/NAME.safetensors --pairs 10 \
         --json docs/results/tiling/NAME.json        # for each release
     python scripts/release_weights.py
     python scripts/make_golden.py                   # loads by name: after the manifest
@@ -177,7 +177,7 @@ def main() -> None:
         tiling = None
         if (args.tiling / f"{release['name']}.json").is_file():
             tiling = json.loads((args.tiling / f"{release['name']}.json").read_text())
-            tiling["command"] = (f"python benchmarks/tiling_gap.py --model "
+            tiling["command"] = (f"python -m scripts.studies.tiling_gap --model "
                                  f"{release['name']} --pairs 10 --tile {tiling['tile']}")
         entries.append(entry(release, results["means"][release["name"]],
                              "scripts/evaluate_release.sh", tiling))

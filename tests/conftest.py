@@ -1,13 +1,13 @@
 """Shared test fixtures.
 
 Network / training fixtures: a narrow model config (width 8) written as a JSON config file, and
-factories for synthetic folders of paired ``ir/`` + ``vi/`` images.
+factories for synthetic folders of paired ``ir/`` + ``vi/`` images. The synthetic images and the
+development data folder (``benchmarks.common.data_root``) are the benchmarks' own.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -17,14 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.common import structured_image
+
 if TYPE_CHECKING:
     from pomai.config import PoMAIConfig
-
-
-def shared_data_dir() -> Path:
-    """The shared data folder (../shared/data beside the project, or $POMAI_SHARED_DATA)."""
-    env = os.environ.get("POMAI_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 # -- network / training fixtures ---------------------------------------------------------------
@@ -33,19 +29,6 @@ def shared_data_dir() -> Path:
 # (L = 1024 > 3K = 48), the depth-wise separable MICM gate, two MDTA heads.
 TEST_CONFIG_FIELDS = {"width": 8, "heads": 2, "group_size": 16, "gate": "dwsep",
                       "ffn_expansion": 2.0, "ccb_expansion": 2.0, "ca_reduction": 2}
-
-
-def structured_image(shape: tuple[int, int], seed: int) -> np.ndarray:
-    """A natural-looking uint8 image: box-blurred noise, a ramp and a bright blob."""
-    rng = np.random.default_rng(seed)
-    h, w = shape
-    noise = rng.standard_normal((h + 4, w + 4))
-    blurred = sum(noise[i : i + h, j : j + w] for i in range(5) for j in range(5)) / 25.0
-    yy, xx = np.mgrid[0:h, 0:w]
-    cy, cx = rng.uniform(0, h), rng.uniform(0, w)
-    blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * (0.2 * min(h, w)) ** 2))
-    image = 0.35 * blurred + 0.3 * xx / max(w - 1, 1) + 0.6 * blob + 0.2
-    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
 
 
 def write_pairs(

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_data_dir
 from PIL import Image
 
 import pomai
+from benchmarks.common import data_root
 from pomai.checkpoint import sha256_of
 from pomai.manifest import read_manifest
 
@@ -42,7 +42,7 @@ def test_golden_output(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     assert golden["sha256"] == read_manifest().find(name).sha256, (
         f"tests/golden/{name}.json was made for another file: rerun scripts/make_golden.py"
     )
-    data, source = shared_data_dir(), golden["input"]
+    data, source = data_root(), golden["input"]
     if not (data / source["ir"]).is_file():
         pytest.skip(f"{source['ir']} not found in {data}; set POMAI_SHARED_DATA to run this test")
     top, left, side = source["crop_top_left_side"]
