@@ -65,8 +65,7 @@ RELEASES: list[dict[str, Any]] = [
         "description": "PoMAI at the paper's width (`paper`, C = 64, 846,291 parameters), "
                        "infrared-visible, trained on MSRS with half the paper's schedule, then "
                        "fine-tuned with every weight trained in stage 2.",
-        "hardware": "one H200 GPU (scripts/device_train_paper.sh, then "
-                    "scripts/device_finetune_unfrozen.sh)",
+        "hardware": "one H200 GPU",
     },
 ]
 
