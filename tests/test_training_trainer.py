@@ -24,13 +24,14 @@ from pomai.training.checkpoint import load_checkpoint
 from pomai.training.trainer import (
     ABLATIONS,
     CHECKPOINT_NAME,
+    STAGE_ONE,
     Trainer,
     TrainSettings,
     configure_phase,
     plan_phases,
 )
 
-STAGE_ONE_PREFIXES = ("encoder.", "ngmm.", "camn.", "decoder.")
+STAGE_ONE_PREFIXES = tuple(f"{name}." for name in STAGE_ONE)
 
 
 @pytest.fixture(autouse=True)

@@ -35,6 +35,7 @@ from pomai.training.loss import FusionLoss
 from pomai.training.outputs import plot_loss_curve, write_history
 from pomai.training.settings import ABLATIONS, TrainSettings
 
+# The modules trained in stage 1 and frozen in stage 2 (E, NGMM, CAMN, D), by attribute name.
 STAGE_ONE = ("encoder", "ngmm", "camn", "decoder")
 ALL_MODULES = (*STAGE_ONE, "micm")
 LOSS_COLUMNS = ("total", "ssim", "mse", "intensity", "gradient")
