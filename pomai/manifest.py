@@ -1,7 +1,7 @@
 """The weights manifest: what each released checkpoint is, and the schema its entries follow.
 
 ``pomai/weights_manifest.json`` ships in the package and lists every released checkpoint
-(docs/api.md, "Weights manifest"); ``scripts/release_weights.py`` writes it. The JSON schema of
+(docs/api.md describes the fields); ``scripts/release_weights.py`` writes it. The JSON schema of
 an entry is :class:`WeightsEntry` itself: a field without a default is required, a field with
 one optional, and each field's type hint is the JSON type it must have.
 """
@@ -45,7 +45,7 @@ class HubFile:
 
 @dataclass(frozen=True, kw_only=True)
 class WeightsEntry:
-    """One released checkpoint of the manifest (docs/api.md, "Weights manifest").
+    """One released checkpoint of the manifest.
 
     ``hub`` is None for a bundled-only entry (no Hub repository, so no revision and nothing to
     download); such an entry always has ``bundled``, a file name under ``pomai/weights/``.
