@@ -1,7 +1,7 @@
 """Start-up time of the ``pomai`` command line: ``python -m pomai --help`` in a fresh process.
 
-    python benchmarks/bench_cli_startup.py                     # median of 7 runs of --help
-    python benchmarks/bench_cli_startup.py --runs 11 --args fuse --help
+    python -m benchmarks.bench_cli_startup                     # median of 7 runs of --help
+    python -m benchmarks.bench_cli_startup --runs 11 --args fuse --help
 
 Each run is a new interpreter (``subprocess``), timed from start to exit, so it includes Python's
 own start-up and every import the command makes before it answers. The command line imports
@@ -19,9 +19,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks.common import ROOT
 
 
 def time_command(args: list[str], runs: int) -> list[float]:

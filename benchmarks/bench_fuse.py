@@ -1,10 +1,10 @@
 """End-to-end ``Fuser.fuse()`` speed and memory, colour in and colour out (docs/performance.md).
 
-    python benchmarks/bench_fuse.py                         # shipped checkpoints + config paper
-    python benchmarks/bench_fuse.py --config tiny --config paper --allocator tuned
-    python benchmarks/bench_fuse.py --model runs/x/model.safetensors --dtype float32 bfloat16
-    python benchmarks/bench_fuse.py --device cuda           # ms/frame in float32 and float16
-    python benchmarks/bench_fuse.py --json /tmp/bench_fuse.json
+    python -m benchmarks.bench_fuse                         # shipped checkpoints + config paper
+    python -m benchmarks.bench_fuse --config tiny --config paper --allocator tuned
+    python -m benchmarks.bench_fuse --model runs/x/model.safetensors --dtype float32 bfloat16
+    python -m benchmarks.bench_fuse --device cuda           # ms/frame in float32 and float16
+    python -m benchmarks.bench_fuse --json /tmp/bench_fuse.json
 
 Models: every checkpoint of the weights manifest (``pomai.list_models()``), plus ``--model``
 (a name, ``.safetensors`` file or run folder; repeatable) and ``--config NAME`` (repeatable):
@@ -56,53 +56,34 @@ run goes on.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
 import re
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-HERE = Path(__file__).resolve().parent
-REFCONV = ROOT.parent / "shared" / "bench" / "refconv.py"
+from benchmarks.bench_model import check_flop_counting, count_flops, parse_size
+from benchmarks.common import (
+    ChildFailed,
+    load_refconv,
+    mib,
+    note_missing_refconv,
+    run_child,
+    structured,
+    table_lines,
+)
+
 DEFAULT_SIZES = ("640x480", "1280x1024")  # W x H, whole image
 DEFAULT_TILED_SIZES = ("4096x4096",)
 DEFAULT_BATCH_SIZE = "640x480"
 UNTRAINED = "untrained weights, speed only"
 # Set by apply_allocator() in this process (children: first thing they do).
 ALLOCATOR_APPLIED: dict[str, bool] = {"tuned": False}
-
-
-def _load(name: str, path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_BENCH_MODEL: list[ModuleType] = []
-
-
-def bench_model() -> ModuleType:
-    """benchmarks/bench_model.py (its MAC counter and size parser), loaded once."""
-    if not _BENCH_MODEL:
-        _BENCH_MODEL.append(_load("bench_model", HERE / "bench_model.py"))
-    return _BENCH_MODEL[0]
-
-
-def load_refconv() -> ModuleType | None:
-    """../shared/bench/refconv.py (``reference_seconds``, ``MACS``), or None when absent."""
-    return _load("refconv", REFCONV) if REFCONV.is_file() else None
 
 
 def apply_allocator(name: str) -> None:
@@ -129,18 +110,6 @@ def parse_tile(text: str) -> int | str | None:
 # -- inputs -------------------------------------------------------------------------------------
 
 
-def _structured(h: int, w: int, rng: Any) -> Any:
-    """(h, w) float in [0, 1]: box-blurred noise, a ramp and a bright blob."""
-    import numpy as np
-
-    noise = rng.standard_normal((h + 4, w + 4))
-    blurred = sum(noise[i : i + h, j : j + w] for i in range(5) for j in range(5)) / 25.0
-    yy, xx = np.mgrid[0:h, 0:w]
-    cy, cx = rng.uniform(0, h), rng.uniform(0, w)
-    blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * (0.2 * min(h, w)) ** 2))
-    return np.clip(0.35 * blurred + 0.3 * xx / max(w - 1, 1) + 0.6 * blob + 0.2, 0, 1)
-
-
 def synthetic_frame(h: int, w: int, seed: int) -> tuple[Any, Any]:
     """uint8 (h, w) infrared and (h, w, 3) visible images, made at 1/8 scale and upscaled."""
     import numpy as np
@@ -153,8 +122,8 @@ def synthetic_frame(h: int, w: int, seed: int) -> tuple[Any, Any]:
         grey = Image.fromarray((image * 255).round().astype(np.uint8))
         return np.asarray(grey.resize((w, h), Image.BICUBIC))
 
-    ir = upscale(_structured(*small, rng))
-    vis = np.stack([upscale(_structured(*small, rng)) for _ in range(3)], axis=-1)
+    ir = upscale(structured(*small, rng))
+    vis = np.stack([upscale(structured(*small, rng)) for _ in range(3)], axis=-1)
     return ir, vis
 
 
@@ -229,8 +198,7 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
         windows = len(window_starts(h, tile, task["overlap"])) * len(
             window_starts(w, tile, task["overlap"]))
         th, tw = min(tile, h), min(tile, w)
-    flops = bench_model().count_flops(PoMAI(config).to("meta").eval(), th, tw, fuser.stage,
-                                      "meta")
+    flops = count_flops(PoMAI(config).to("meta").eval(), th, tw, fuser.stage, "meta")
     macs_window = sum(flops.values()) / 2
     macs_frame = macs_window * windows
 
@@ -342,25 +310,12 @@ def profile_call(call: Callable[[], Any], sync: Callable[[], None], folder: Path
 # -- driver -------------------------------------------------------------------------------------
 
 
-class ChildFailed(RuntimeError):
-    """A measurement's child process exited with an error (or was killed)."""
-
-    def __init__(self, message: str, returncode: int) -> None:
-        super().__init__(message)
-        self.returncode = returncode
-
-
-def run_child(task: dict[str, Any]) -> dict[str, Any]:
-    command = [sys.executable, str(Path(__file__).resolve()), "--child", json.dumps(task)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(task["threads"])}
+def measure_in_child(task: dict[str, Any]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="pomai-bench-inductor-") as cache:
-        if task["compile"]:  # an empty inductor cache: the compile time a first run sees
-            env["TORCHINDUCTOR_CACHE_DIR"] = cache
-        done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
-    if done.returncode != 0:
-        raise ChildFailed(f"{describe(task)} failed (exit {done.returncode}):\n{done.stdout}\n"
-                          f"{done.stderr}", done.returncode)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+        # An empty inductor cache: the compile time a first run sees.
+        env = {"TORCHINDUCTOR_CACHE_DIR": cache} if task["compile"] else None
+        return run_child(__spec__.name, ["--child", json.dumps(task)], threads=task["threads"],
+                         label=describe(task), env=env)
 
 
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
@@ -368,7 +323,7 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     if task["in_process"]:
         apply_allocator(task["allocator"])
         return measure(task)
-    return run_child(task)
+    return measure_in_child(task)
 
 
 def failure(task: dict[str, Any], err: ChildFailed) -> dict[str, Any]:
@@ -388,7 +343,7 @@ def describe(task: dict[str, Any]) -> str:
 
 def model_specs(args: argparse.Namespace) -> list[dict[str, str]]:
     """(kind, name, label) of every model to measure, in order."""
-    from pomai.hub import list_models
+    from pomai.manifest import list_models
 
     chosen = bool(args.model or args.config)
     specs = []
@@ -430,30 +385,25 @@ def config_spec(name: str) -> dict[str, str]:
 
 def build_tasks(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every measurement the arguments ask for, in order."""
-    parse = bench_model().parse_size
     common = common_settings(args)
     tasks = []
     for spec in model_specs(args):
         for device in args.device:
             for dtype in dtypes_for(device, args.dtype):
                 kw = {"device": device, "dtype": dtype}
-                tasks += [new_task(common, spec, **kw, mode="single", size=parse(size),
+                tasks += [new_task(common, spec, **kw, mode="single", size=parse_size(size),
                                    tile=None, runs=args.runs) for size in args.sizes]
-                tasks += [new_task(common, spec, **kw, mode="single", size=parse(size),
+                tasks += [new_task(common, spec, **kw, mode="single", size=parse_size(size),
                                    tile=args.tile, runs=args.tiled_runs or args.runs)
                           for size in args.tiled_sizes]
                 if args.batch > 0:
                     tasks.append(new_task(common, spec, **kw, mode="batch",
-                                          size=parse(args.batch_size), tile=None,
+                                          size=parse_size(args.batch_size), tile=None,
                                           runs=args.runs, batch=args.batch))
     return tasks
 
 
 # -- report -------------------------------------------------------------------------------------
-
-
-def _mib(value: float | None) -> str:
-    return "–" if value is None else f"{value / 2**20:.0f}"
 
 
 def _time(seconds: float, device: str) -> str:
@@ -465,11 +415,6 @@ def _tile(r: dict[str, Any]) -> str:
         return "whole"
     used = "whole" if r["tile"] is None else f"{r['tile']} ({r['windows']} windows)"
     return f"auto → {used}" if r["tile_requested"] == "auto" else used
-
-
-def _table(head: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(head) + " |", "|" + "---|" * len(head),
-            *("| " + " | ".join(row) + " |" for row in rows)]
 
 
 def markdown_table(results: list[dict[str, Any]]) -> str:
@@ -492,15 +437,15 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
             row = [r["label"], r["device"], r["dtype"], f"{r['width']}×{r['height']}", _tile(r),
                    str(r["runs"]), _time(r["seconds_per_frame"], r["device"]),
                    f"{r['gmacs_per_frame']:.2f}", f"{r['gmacs_per_second']:.1f}",
-                   _mib(r["peak_rss_bytes"]), _mib(r["peak_rss_increase_bytes"])]
-            row += [_mib(r["cuda_peak_bytes"])] * has_cuda
+                   mib(r["peak_rss_bytes"]), mib(r["peak_rss_increase_bytes"])]
+            row += [mib(r["cuda_peak_bytes"])] * has_cuda
             row += [f"{r['compile_seconds']:.1f}" if r["compile"] else "–"] * has_compile
             if has_ratio:
                 row += ([f"{r['ratio']:.3f}", f"{r['gmacs_fraction_of_reference']:.2f}"]
                         if "ratio" in r else ["–", "–"])
             rows.append(row)
         lines += ["Single frames (`fuse(ir, vis)`, uint8 numpy in, uint8 colour out):", "",
-                  *_table(head, rows), ""]
+                  *table_lines(head, rows), ""]
     if batches:
         head = ["model", "device", "dtype", "frames × size", "runs", "one batched call (frames/s)",
                 "single calls (frames/s)", "speed-up", "peak RSS singles (MiB)",
@@ -513,14 +458,14 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
                    f"{r['batch']} × {r['width']}×{r['height']}", str(r["runs"]),
                    f"{r['frames_per_second']:.2f}", f"{r['singles_frames_per_second']:.2f}",
                    f"{r['frames_per_second'] / r['singles_frames_per_second']:.2f}×",
-                   _mib(r["singles_peak_rss_bytes"]), _mib(r["peak_rss_bytes"])]
-            row += [_mib(r["cuda_peak_bytes"])] * has_cuda
+                   mib(r["singles_peak_rss_bytes"]), mib(r["peak_rss_bytes"])]
+            row += [mib(r["cuda_peak_bytes"])] * has_cuda
             if has_ratio:
                 row += ([f"{r['ratio']:.3f} / {r['singles_ratio']:.3f}"] if "ratio" in r
                         else ["–"])
             rows.append(row)
         lines += ["Batched throughput (uint8 tensors (B, 1, H, W) and (B, 3, H, W) in one "
-                  "`fuse` call, against B calls of one frame):", "", *_table(head, rows), ""]
+                  "`fuse` call, against B calls of one frame):", "", *table_lines(head, rows), ""]
     if results:
         r = results[0]
         allocator = "tuned (keep_freed_memory)" if r["allocator"] == "tuned" else "glibc default"
@@ -585,7 +530,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     argv = sys.argv[1:] if argv is None else argv
-    sys.path.insert(0, str(ROOT))
     if argv[:1] == ["--child"]:  # before anything else allocates
         task = json.loads(argv[1])
         apply_allocator(task["allocator"])
@@ -594,10 +538,9 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    parse = bench_model().parse_size
     for size in [*args.sizes, *args.tiled_sizes, args.batch_size]:
         try:
-            parse(size)
+            parse_size(size)
         except argparse.ArgumentTypeError as err:
             parser.error(str(err))
     if args.runs < 1 or args.warmup < 1 or (args.tiled_runs or 1) < 1 or args.batch < 0:
@@ -614,12 +557,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
     if min(args.runs, args.tiled_runs or args.runs) < 5:
         print("note: fewer than 5 timed runs: a smoke test, not a measurement", file=sys.stderr)
     if args.ratio and load_refconv() is None:
-        print(f"note: {REFCONV} not found: no ratio to the calibration workload",
-              file=sys.stderr)
+        note_missing_refconv()
     if args.in_process and args.allocator == "tuned":
         print("note: --in-process --allocator tuned tunes this process, after start-up",
               file=sys.stderr)
-    bench_model().check_flop_counting(2)
+    check_flop_counting(2)
     tasks = build_tasks(args)
     if not tasks:
         parser.error("nothing to measure: no shipped checkpoint, --model or --config")

@@ -1,8 +1,8 @@
 """Size and speed of the PoMAI network per named config (docs/architecture.md, "Cost").
 
-    python benchmarks/bench_model.py                          # all configs, 3 sizes, 2 threads
-    python benchmarks/bench_model.py --configs tiny small --sizes 128x128 640x480 --runs 7
-    python benchmarks/bench_model.py --json /tmp/bench_model.json
+    python -m benchmarks.bench_model                          # all configs, 3 sizes, 2 threads
+    python -m benchmarks.bench_model --configs tiny small --sizes 128x128 640x480 --runs 7
+    python -m benchmarks.bench_model --json /tmp/bench_model.json
 
 For every (config, size) a fresh child process builds the network (seed 0, eval mode) and
 reports:
@@ -28,32 +28,18 @@ The forward is the stage-2 network (the full model) unless ``--stage 1``.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-REFCONV = ROOT.parent / "shared" / "bench" / "refconv.py"
+from benchmarks.common import load_refconv, note_missing_refconv, run_child, table_lines
+
 DEFAULT_SIZES = ("128x128", "640x480", "1024x768")  # W x H
-
-
-def load_reference() -> Callable[..., float] | None:
-    """``reference_seconds`` from ../shared/bench/refconv.py, or None when it is absent."""
-    if not REFCONV.is_file():
-        return None
-    spec = importlib.util.spec_from_file_location("refconv", REFCONV)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.reference_seconds  # type: ignore[no-any-return]
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -149,28 +135,19 @@ def measure(config_name: str, h: int, w: int, args: argparse.Namespace) -> dict[
         "peak_rss_bytes": peak, "peak_rss_increase_bytes": peak - rss_before,
         "malloc_tuning": args.malloc_tuning, "torch": torch.__version__,
     }
-    reference = load_reference() if args.ratio else None
-    if reference is not None:
-        ref = reference(threads=args.threads)
+    refconv = load_refconv() if args.ratio else None
+    if refconv is not None:
+        ref = refconv.reference_seconds(threads=args.threads)
         result.update(reference_seconds=ref, ratio=seconds / ref)
     return result
 
 
-def run_child(config_name: str, size: str, args: argparse.Namespace) -> dict[str, Any]:
-    command = [
-        sys.executable, str(Path(__file__).resolve()), "--child", config_name, size,
-        "--threads", str(args.threads), "--runs", str(args.runs), "--warmup", str(args.warmup),
-        "--stage", str(args.stage),
-    ]
-    if args.malloc_tuning:
-        command.append("--malloc-tuning")
-    if not args.ratio:
-        command.append("--no-ratio")
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(f"{config_name} {size} failed:\n{done.stdout}\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def measure_in_child(config_name: str, size: str, args: argparse.Namespace) -> dict[str, Any]:
+    options = ["--child", config_name, size, "--threads", str(args.threads), "--runs",
+               str(args.runs), "--warmup", str(args.warmup), "--stage", str(args.stage)]
+    options += ["--malloc-tuning"] * args.malloc_tuning + ["--no-ratio"] * (not args.ratio)
+    return run_child(__spec__.name, options, threads=args.threads,
+                     label=f"{config_name} {size}")
 
 
 def markdown_table(results: list[dict[str, Any]]) -> str:
@@ -179,7 +156,7 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
             "peak RSS (MiB)", "RSS increase (MiB)"]
     if has_ratio:
         head.append("× refconv")
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for r in results:
         row = [
             r["config"], f"{r['params']:,}", f"{r['width']}×{r['height']}",
@@ -188,12 +165,11 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
         ]
         if has_ratio:
             row.append(f"{r['ratio']:.2f}" if "ratio" in r else "–")
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+        rows.append(row)
+    return "\n".join(table_lines(head, rows))
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
-    sys.path.insert(0, str(ROOT))
     from pomai.config import NAMED_CONFIGS
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -223,14 +199,13 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
 
     if args.runs < 5:
         print(f"note: --runs {args.runs} < 5: a smoke test, not a measurement", file=sys.stderr)
-    if args.ratio and load_reference() is None:
-        print(f"note: {REFCONV} not found: no ratio to the calibration workload",
-              file=sys.stderr)
+    if args.ratio and load_refconv() is None:
+        note_missing_refconv()
     check_flop_counting(args.stage)
     results = []
     for name in args.configs:
         for size in args.sizes:
-            result = run_child(name, size, args)
+            result = measure_in_child(name, size, args)
             results.append(result)
             print(f"{name} {size}: {result['seconds_median']:.3f} s, "
                   f"{result['peak_rss_bytes'] / 2**20:.0f} MiB peak", file=sys.stderr)

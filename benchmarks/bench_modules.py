@@ -1,21 +1,20 @@
 """Where a forward pass spends its time: each module of the paper, per named config.
 
-    python benchmarks/bench_modules.py                          # tiny and fast, 640x480, 2 threads
-    python benchmarks/bench_modules.py --configs tiny fast paper --size 640x480 --runs 5
+    python -m benchmarks.bench_modules                      # tiny and fast, 640x480, 2 threads
+    python -m benchmarks.bench_modules --configs tiny fast paper --size 640x480 --runs 5
 
 Times the network's forward (``torch.inference_mode``, channels-last as ``Fuser`` runs it on the
 CPU, initial weights: the cost does not depend on their values) and, through forward hooks,
 each of its five modules: the shared encoder (run on infrared and visible as one batch),
 NGMM, CAMN, MICM and the decoder. Medians of ``--runs`` calls after one warm-up, in one
-process, followed by the reference workload ``../shared/bench/refconv.py`` timed in the same
-process with the same threads, so every time is also a ratio to it (skipped with a message
-when that file is absent). Prints a markdown table; ``--json`` writes the numbers.
+process, followed by the calibration workload (:func:`benchmarks.common.load_refconv`) timed in
+the same process with the same threads, so every time is also a ratio to it (skipped with a
+message when it is absent). Prints a markdown table; ``--json`` writes the numbers.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import statistics
 import time
@@ -23,12 +22,11 @@ from pathlib import Path
 
 import torch
 
+from benchmarks.common import load_refconv, note_missing_refconv
 from pomai.atomic import atomic_write_bytes
 from pomai.config import get_config
 from pomai.nn.pomai import PoMAI
 
-ROOT = Path(__file__).resolve().parents[1]
-REFCONV = ROOT.parent / "shared" / "bench" / "refconv.py"
 MODULES = ("encoder", "ngmm", "camn", "micm", "decoder")
 
 
@@ -59,15 +57,12 @@ def module_times(config_name: str, height: int, width: int, runs: int) -> dict[s
 
 
 def reference_seconds(threads: int) -> float | None:
-    """The reference workload's median seconds, or None (with a message) without the file."""
-    if not REFCONV.is_file():
-        print(f"{REFCONV} not found: no ratios to the reference workload")
+    """The calibration workload's median seconds, or None (with a message) without it."""
+    refconv = load_refconv()
+    if refconv is None:
+        note_missing_refconv()
         return None
-    spec = importlib.util.spec_from_file_location("refconv", REFCONV)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return float(module.reference_seconds(threads))
+    return float(refconv.reference_seconds(threads=threads))
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:

@@ -1,11 +1,11 @@
 """Time and peak memory of ``Fuser.fuse()`` against image side, per config (docs/performance.md).
 
-    python benchmarks/bench_scaling.py                      # tiny, small, paper; 256 … 4096
-    python benchmarks/bench_scaling.py --configs tiny --sides 256 512 1024 --allocator tuned
-    python benchmarks/bench_scaling.py --configs tiny --sides 2048 --series tiled --merge
+    python -m benchmarks.bench_scaling                      # tiny, small, paper; 256 … 4096
+    python -m benchmarks.bench_scaling --configs tiny --sides 256 512 1024 --allocator tuned
+    python -m benchmarks.bench_scaling --configs tiny --sides 2048 --series tiled --merge
 
-Every point is one :func:`bench_fuse.measure` in a fresh child process: a named config with
-its initial (untrained) weights (speed does not depend on weight values), a synthetic
+Every point is one :func:`benchmarks.bench_fuse.measure` in a fresh child process: a named
+config with its initial (untrained) weights (speed does not depend on weight values), a synthetic
 square uint8 pair (colour visible image), median of ``--runs`` ``fuse()`` calls after
 ``--warmup``, peak resident memory (``ru_maxrss``) and its increase over the mark before the
 first call, and the ratio to ``../shared/bench/refconv.py`` timed in the same child.
@@ -31,30 +31,30 @@ with pixels.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import sys
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-HERE = Path(__file__).resolve().parent
+from benchmarks.bench_fuse import (
+    common_settings,
+    config_spec,
+    failure,
+    new_task,
+    run_task,
+)
+from benchmarks.bench_model import check_flop_counting
+from benchmarks.common import (
+    ROOT,
+    ChildFailed,
+    load_refconv,
+    note_missing_refconv,
+    table_lines,
+)
+
 DEFAULT_SIDES = (256, 512, 1024, 2048, 4096)
 SLOPE_TOLERANCE = 0.1
-
-
-def bench_fuse() -> ModuleType:
-    """benchmarks/bench_fuse.py (measurement, child processes, refconv), loaded once."""
-    module = sys.modules.get("bench_fuse")
-    if module is None:
-        spec = importlib.util.spec_from_file_location("bench_fuse", HERE / "bench_fuse.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["bench_fuse"] = module
-        spec.loader.exec_module(module)
-    return module
 
 
 def log_slope(xs: list[float], ys: list[float]) -> float | None:
@@ -95,7 +95,7 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
     has_ratio = any("ratio" in r for r in results)
     head = ["config", "side", "series", "time (s, median)", "peak RSS (MiB)",
             "RSS increase (MiB)", "increase per pixel (B)"] + ["× refconv"] * has_ratio
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for r in results:
         side = f"{r['width']}²" if r["width"] == r["height"] else f"{r['width']}×{r['height']}"
         series = "whole" if r["series"] == "whole" else f"tiled {r['tile_requested']}"
@@ -108,8 +108,8 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
                    f"{r['peak_rss_increase_bytes'] / 2**20:.0f}",
                    f"{r['peak_rss_increase_bytes'] / (r['height'] * r['width']):.0f}"]
             row += [f"{r['ratio']:.3f}" if "ratio" in r else "–"] * has_ratio
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+        rows.append(row)
+    return "\n".join(table_lines(head, rows))
 
 
 def merge_results(old: list[dict[str, Any]], new: list[dict[str, Any]]
@@ -179,10 +179,8 @@ def plot(results: list[dict[str, Any]], path: Path, title: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
-    sys.path.insert(0, str(ROOT))
     from pomai.config import NAMED_CONFIGS
 
-    fuse = bench_fuse()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--configs", nargs="+", default=["tiny", "small", "paper"],
                         choices=sorted(NAMED_CONFIGS), metavar="NAME")
@@ -214,9 +212,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
         print(f"note: --runs {args.runs}: a smoke test, not a measurement", file=sys.stderr)
     if args.merge and not (args.json and args.json.is_file()):
         parser.error(f"--merge: no earlier results in {args.json}; run once without --merge")
-    if args.ratio and fuse.load_refconv() is None:
-        print(f"note: {fuse.REFCONV} not found: no ratio to the calibration workload",
-              file=sys.stderr)
+    if args.ratio and load_refconv() is None:
+        note_missing_refconv()
 
     import torch
 
@@ -235,12 +232,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                          f"this run would be \"{settings}\"; use the same --threads and "
                          "--allocator, or another --json")
         earlier = saved["results"]
-    fuse.bench_model().check_flop_counting(2)
+    check_flop_counting(2)
     budget = args.memory_fraction * free_memory(torch.device("cpu"))
-    common = fuse.common_settings(args)
+    common = common_settings(args)
     results: list[dict[str, Any]] = []
     for name in args.configs:
-        spec = fuse.config_spec(name)
+        spec = config_spec(name)
         whole_failed = False
         for side in sorted(args.sides):
             estimate = bytes_per_pixel(get_config(name)) * side * side
@@ -250,9 +247,8 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
             if "tiled" in args.series and side > args.tile:
                 series.append(("tiled", args.tile))
             for kind, tile in series:
-                task = fuse.new_task(common, spec, device="cpu", dtype="float32",
-                                     mode="single", size=(side, side), tile=tile,
-                                     runs=args.runs)
+                task = new_task(common, spec, device="cpu", dtype="float32", mode="single",
+                                size=(side, side), tile=tile, runs=args.runs)
                 entry = {"model": name, "series": kind, "height": side, "width": side,
                          "tile_requested": tile}
                 if kind == "whole" and (whole_failed or estimate > budget):
@@ -263,11 +259,11 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
                     results.append(entry)
                     continue
                 try:
-                    result = fuse.run_task(task)
-                except fuse.ChildFailed as err:
+                    result = run_task(task)
+                except ChildFailed as err:
                     print(err, file=sys.stderr)
                     whole_failed = whole_failed or kind == "whole"
-                    results.append({**entry, **fuse.failure(task, err), "model": name,
+                    results.append({**entry, **failure(task, err), "model": name,
                                     "series": kind})
                     continue
                 results.append({**result, "model": name, "series": kind})

@@ -1,7 +1,7 @@
 """Training-step time and memory per named config (docs/training.md, "Measured step times").
 
-    python benchmarks/bench_train.py            # all configs, both stages, 128×128, batch 8
-    python benchmarks/bench_train.py --configs tiny --stages 1 --runs 10 --json /tmp/train.json
+    python -m benchmarks.bench_train            # all configs, both stages, 128×128, batch 8
+    python -m benchmarks.bench_train --configs tiny --stages 1 --runs 10 --json /tmp/train.json
 
 For every (config, stage) a fresh child process writes a synthetic folder of 128×128 pairs and
 runs the project's own :class:`pomai.training.Trainer` (``--threads`` threads, batch ``--batch``,
@@ -25,57 +25,42 @@ Like ``pomai train``, each child calls :func:`pomai.allocator.keep_freed_memory`
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-REFCONV = ROOT.parent / "shared" / "bench" / "refconv.py"
+from benchmarks.common import (
+    load_refconv,
+    note_missing_refconv,
+    run_child,
+    structured_image,
+    table_lines,
+)
+
 MSRS_TRAIN_PAIRS = 1083
 PAPER_EPOCHS = {1: 80, 2: 20}
 
 
-def load_reference() -> Callable[..., float] | None:
-    """``reference_seconds`` from ../shared/bench/refconv.py, or None when it is absent."""
-    if not REFCONV.is_file():
-        return None
-    spec = importlib.util.spec_from_file_location("refconv", REFCONV)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.reference_seconds  # type: ignore[no-any-return]
-
-
 def write_pairs(root: Path, count: int, side: int) -> None:
-    """``count`` synthetic grey pairs (blurred noise, a ramp) of ``side × side`` pixels."""
-    import numpy as np
+    """``count`` synthetic grey pairs (:func:`benchmarks.common.structured_image`) of
+    ``side × side`` pixels."""
     from PIL import Image
 
-    rng = np.random.default_rng(0)
     for sub in ("ir", "vi"):
         (root / sub).mkdir(parents=True, exist_ok=True)
-    ramp = np.linspace(0, 0.3, side)[None, :]
     for i in range(count):
-        for sub in ("ir", "vi"):
-            noise = rng.standard_normal((side + 4, side + 4))
-            blurred = sum(noise[a : a + side, b : b + side] for a in range(5) for b in range(5))
-            image = np.clip(0.4 + 0.08 * blurred + ramp, 0, 1)
-            Image.fromarray((image * 255).round().astype(np.uint8)).save(root / sub / f"{i}.png")
+        for j, sub in enumerate(("ir", "vi")):
+            Image.fromarray(structured_image((side, side), 2 * i + j)).save(root / sub / f"{i}.png")
 
 
 def measure(config_name: str, stage: int, args: argparse.Namespace) -> dict[str, Any]:
     """One (config, stage) measurement; runs in a fresh child process."""
     import torch
-    from safetensors.torch import save_file
 
     import pomai.training.trainer as trainer_module
     from pomai.allocator import keep_freed_memory
@@ -90,13 +75,14 @@ def measure(config_name: str, stage: int, args: argparse.Namespace) -> dict[str,
         write_pairs(root / "data", args.batch * steps, args.crop)
         init = None
         if stage == 2:
+            from pomai.checkpoint import export_weights
             from pomai.nn import PoMAI
 
             model = TrainSettings(data="", out="", config=config_name).model_config()
             torch.manual_seed(0)
-            state = {k: v.contiguous() for k, v in PoMAI(model).state_dict().items()}
-            init = str(root / "init.safetensors")
-            save_file(state, init)
+            (root / "init").mkdir()
+            init = str(export_weights(PoMAI(model), root / "init", inference_stage=1,
+                                      training={}))
         settings = TrainSettings(
             data=str(root / "data"), out=str(root / "run"), config=config_name,
             stage=str(stage), epochs_stage1=1, epochs_stage2=1,  # type: ignore[arg-type]
@@ -126,28 +112,21 @@ def measure(config_name: str, stage: int, args: argparse.Namespace) -> dict[str,
         "paper_schedule_hours": PAPER_EPOCHS[stage] * MSRS_TRAIN_PAIRS / images_per_second / 3600,
         "malloc_tuning": args.malloc_tuning, "torch": torch.__version__,
     }
-    reference = load_reference() if args.ratio else None
-    if reference is not None:
-        ref = reference(threads=args.threads)
+    refconv = load_refconv() if args.ratio else None
+    if refconv is not None:
+        ref = refconv.reference_seconds(threads=args.threads)
         result.update(reference_seconds=ref, ratio=seconds / ref)
     return result
 
 
-def run_child(config_name: str, stage: int, args: argparse.Namespace) -> dict[str, Any]:
-    command = [
-        sys.executable, str(Path(__file__).resolve()), "--child", config_name, str(stage),
-        "--threads", str(args.threads), "--runs", str(args.runs), "--warmup", str(args.warmup),
-        "--batch", str(args.batch), "--crop", str(args.crop),
-    ]
-    if not args.malloc_tuning:
-        command.append("--no-malloc-tuning")
-    if not args.ratio:
-        command.append("--no-ratio")
-    env = {**os.environ, "OMP_NUM_THREADS": str(args.threads)}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(f"{config_name} stage {stage} failed:\n{done.stdout}\n{done.stderr}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def measure_in_child(config_name: str, stage: int, args: argparse.Namespace) -> dict[str, Any]:
+    options = ["--child", config_name, str(stage), "--threads", str(args.threads), "--runs",
+               str(args.runs), "--warmup", str(args.warmup), "--batch", str(args.batch),
+               "--crop", str(args.crop)]
+    options += ["--no-malloc-tuning"] * (not args.malloc_tuning)
+    options += ["--no-ratio"] * (not args.ratio)
+    return run_child(__spec__.name, options, threads=args.threads,
+                     label=f"{config_name} stage {stage}")
 
 
 def markdown_table(results: list[dict[str, Any]]) -> str:
@@ -156,7 +135,7 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
             "RSS increase (MiB)", "paper schedule (h)"]
     if has_ratio:
         head.append("× refconv")
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     for r in results:
         row = [
             r["config"], str(r["stage"]), f"{r['batch']} × {r['crop']}²",
@@ -166,12 +145,11 @@ def markdown_table(results: list[dict[str, Any]]) -> str:
         ]
         if has_ratio:
             row.append(f"{r['ratio']:.2f}" if "ratio" in r else "–")
-        lines.append("| " + " | ".join(row) + " |")
-    return "\n".join(lines)
+        rows.append(row)
+    return "\n".join(table_lines(head, rows))
 
 
 def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
-    sys.path.insert(0, str(ROOT))
     from pomai.config import NAMED_CONFIGS
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -198,13 +176,12 @@ def main(argv: list[str] | None = None) -> list[dict[str, Any]]:
 
     if args.runs < 5:
         print(f"note: --runs {args.runs} < 5: a smoke test, not a measurement", file=sys.stderr)
-    if args.ratio and load_reference() is None:
-        print(f"note: {REFCONV} not found: no ratio to the calibration workload",
-              file=sys.stderr)
+    if args.ratio and load_refconv() is None:
+        note_missing_refconv()
     results = []
     for name in args.configs:
         for stage in args.stages:
-            result = run_child(name, stage, args)
+            result = measure_in_child(name, stage, args)
             results.append(result)
             print(f"{name} stage {stage}: {result['step_seconds_median']:.3f} s/step, "
                   f"{result['images_per_second']:.1f} images/s", file=sys.stderr)

@@ -1,9 +1,9 @@
 """Peak memory and time of fusing one large pair, whole or tiled (docs/api.md, "Memory").
 
-    python benchmarks/tiled_memory.py --model NAME_OR_PATH [--size 4096] [--tile auto]
+    python -m benchmarks.tiled_memory --model NAME_OR_PATH [--size 4096] [--tile auto]
         [--tile-statistics] [--device auto] [--pair IR VIS]
 
-The pair (default: the first MSRS sample pair under ../shared/data, or $POMAI_SHARED_DATA) is
+The pair (default: the first MSRS sample pair of :func:`benchmarks.common.data_root`) is
 resized to ``size × size`` (bicubic) and fused once end to end, as a user would:
 ``fuser.fuse(ir, vis)`` on the PIL images, colour visible image in, colour fused image out
 (tiles get the image's statistics unless ``--tile-statistics``). Peak memory: on CUDA
@@ -17,9 +17,7 @@ over a warmed-up model, per pixel of one window, is set against the ``tile="auto
 from __future__ import annotations
 
 import argparse
-import os
 import resource
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,17 +25,14 @@ from typing import Any
 import torch
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import pomai  # noqa: E402
-from pomai.fuser import bytes_per_pixel  # noqa: E402
-from pomai.tiling import auto_tile  # noqa: E402
+import pomai
+from benchmarks.common import data_root
+from pomai.fuser import bytes_per_pixel
+from pomai.tiling import auto_tile
 
 
 def _default_pair() -> tuple[Path, Path]:
-    env = os.environ.get("POMAI_SHARED_DATA")
-    samples = (Path(env) if env else ROOT.parent / "shared" / "data") / "msrs" / "samples"
+    samples = data_root() / "msrs" / "samples"
     first = sorted((samples / "ir").iterdir())[0]
     return first, samples / "vi" / first.name
 

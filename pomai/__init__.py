@@ -29,7 +29,7 @@ _LAZY = {
     "PoMAI": "pomai.nn",
     "load": "pomai.fuser",
     "Fuser": "pomai.fuser",
-    "list_models": "pomai.hub",
+    "list_models": "pomai.manifest",
     "samples": "pomai.sample_pairs",
     "SamplePair": "pomai.sample_pairs",
 }

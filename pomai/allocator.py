@@ -2,8 +2,9 @@
 
 glibc returns large freed blocks to the kernel (mmap'd allocations, heap trimming); a network
 that allocates and frees the same big feature maps every pass then spends much of its time in
-page faults. Equivalent to ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=<huge>``; measured 2×
-faster here (docs/performance.md), at the price of a higher resident peak.
+page faults. Equivalent to ``MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=<huge>``; faster for
+such a network (docs/performance.md has the measurements), at the price of a higher resident
+peak.
 """
 
 from __future__ import annotations

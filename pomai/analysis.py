@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
+from .folders import IMAGE_SUFFIXES, pair_folders
 from .metrics.grey import as_grey_uint8, read_grey
 from .metrics.information import entropy
 
@@ -43,7 +44,6 @@ __all__ = [
 FEATURE_NAMES: tuple[str, ...] = ("GCR", "Lap", "H", "L1")
 #: Per-pair quantities K-means clusters on (each standardised to zero mean, unit variance).
 CLUSTER_FEATURES: tuple[str, ...] = ("js_divergence", "mean_diff")
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
 
 # --- per-image and per-pair measures --------------------------------------------------------
@@ -276,12 +276,6 @@ def analyze_images(
     }
 
 
-def _image_names(folder: Path) -> dict[str, Path]:
-    if not folder.is_dir():
-        raise InputError(f"{folder} is not a folder: it must hold the images of one modality.")
-    return {p.name: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}
-
-
 def _read(path: Path) -> np.ndarray:
     try:
         return read_grey(path)
@@ -292,27 +286,33 @@ def _read(path: Path) -> np.ndarray:
 def analyze_folder(
     ir_dir: str | PathLike[str], vis_dir: str | PathLike[str], *, k: int = 3, seed: int = 0
 ) -> dict[str, Any]:
-    """Run the Figure 1 study on the pairs of two folders, matched by file name.
+    """Run the Figure 1 study on the pairs of two folders, matched by file stem
+    (:func:`pomai.folders.pair_folders`); each pair is named by its infrared file's name.
 
-    Both folders must hold the same image file names (PNG, JPEG, BMP or TIFF); every pair must
-    have one size. See :func:`analyze_images` for what is computed.
+    Every image must have a partner in the other folder, and every pair one size. See
+    :func:`analyze_images` for what is computed.
     """
-    ir_files = _image_names(Path(ir_dir))
-    vis_files = _image_names(Path(vis_dir))
-    only_ir = sorted(set(ir_files) - set(vis_files))
-    only_vis = sorted(set(vis_files) - set(ir_files))
-    if only_ir or only_vis:
+    for folder in (ir_dir, vis_dir):
+        if not Path(folder).is_dir():
+            raise InputError(f"{folder} is not a folder: it must hold the images of one "
+                             "modality.")
+    found = pair_folders(ir_dir, vis_dir)
+    if found.problems:
+        raise InputError(f"{found.problems[0]}" + (f" (and {len(found.problems) - 1} more)"
+                                                  if len(found.problems) > 1 else ""))
+    only_ir = [p.name for p in found.unpaired if p.parent == Path(ir_dir)]
+    only_vis = [p.name for p in found.unpaired if p.parent == Path(vis_dir)]
+    if found.unpaired:
         raise InputError(
             f"the folders must hold the same file names: {len(only_ir)} only in {ir_dir} "
             f"(e.g. {only_ir[:3]}), {len(only_vis)} only in {vis_dir} (e.g. {only_vis[:3]})."
         )
-    if not ir_files:
+    if not found.pairs:
         raise InputError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {ir_dir}: add the pairs to "
                          "study.")
-    names = sorted(ir_files)
     result = analyze_images(
-        [_read(ir_files[n]) for n in names], [_read(vis_files[n]) for n in names], names,
-        k=k, seed=seed,
+        [_read(ir) for _, ir, _ in found.pairs], [_read(vis) for _, _, vis in found.pairs],
+        [ir.name for _, ir, _ in found.pairs], k=k, seed=seed,
     )
     return {"ir_dir": str(ir_dir), "vis_dir": str(vis_dir), **result}
 

@@ -27,7 +27,7 @@ from pomai.errors import ChecksumMismatchError, ManifestError, PomaiError, TileO
 COMMAND_MODULES = (
     "pomai.commands.fuse",
     "pomai.commands.weights",
-    "pomai.training.cli",
+    "pomai.commands.train",
     "pomai.commands.analyze",
     "pomai.commands.eval",
 )

@@ -26,13 +26,10 @@ from typing import Any
 import numpy as np
 
 from pomai.errors import InputError
-from pomai.folders import images_by_stem
+from pomai.folders import ROLE_FOLDERS, images_by_stem, pair_folders, role_folders
 from pomai.metrics import METRIC_NAMES, as_grey_uint8, compute_all, read_grey
 from pomai.normalization import DEFAULT_NORMALIZE, Normalize
 
-# Folder pairs recognised inside a dataset folder: (infrared role, visible role). Medical
-# pairs follow the CDDFuse convention: MRI takes the infrared role, CT/PET/SPECT the visible one.
-ROLE_FOLDERS = (("ir", "vi"), ("ir", "vis"), ("mri", "ct"), ("mri", "pet"), ("mri", "spect"))
 RANK_COLUMN = "Rank"
 
 
@@ -61,14 +58,13 @@ class Dataset:
 
     def pairs(self) -> list[tuple[str, Path, Path]]:
         """(stem, ir path, vis path) for every stem present in both folders, sorted."""
-        ir = images_by_stem(self.ir_dir)
-        vis = images_by_stem(self.vis_dir)
-        return [(s, ir[s], vis[s]) for s in sorted(set(ir) & set(vis))]
+        return pair_folders(self.ir_dir, self.vis_dir).pairs
 
 
 def find_datasets(root: str | Path, name: str | None = None) -> list[Dataset]:
     """The datasets in ``root``: itself when it holds a known folder pair (``ir/`` + ``vi/``,
-    ``mri/`` + ``ct/``, ...), else each sub-folder that does (e.g. harvard/MRI_CT)."""
+    ``mri/`` + ``ct/``, ...: :data:`pomai.folders.ROLE_FOLDERS`), else each sub-folder that does
+    (e.g. harvard/MRI_CT)."""
     root = Path(root)
     if not root.is_dir():
         raise InputError(f"dataset folder {root} does not exist: check the path")
@@ -96,11 +92,8 @@ def datasets_from_specs(specs: Iterable[str]) -> list[Dataset]:
 
 
 def _dataset_in(folder: Path, name: str) -> Dataset | None:
-    children = {p.name.lower(): p for p in folder.iterdir() if p.is_dir()}
-    for ir, vis in ROLE_FOLDERS:
-        if ir in children and vis in children:
-            return Dataset(name, children[ir], children[vis])
-    return None
+    found = role_folders(folder)
+    return None if found is None else Dataset(name, *found)
 
 
 def average_fusion(ir: np.ndarray, vis: np.ndarray) -> np.ndarray:

@@ -8,11 +8,13 @@ from typing import Any
 
 import torch
 
+from pomai.checkpoint import load_model
 from pomai.config import PoMAIConfig
 from pomai.devices import pick_device
 from pomai.errors import UsageError
-from pomai.hub import WeightsEntry, default_model, load_model, resolve
+from pomai.hub import resolve
 from pomai.io import ImageInput, prepare_pair, restore
+from pomai.manifest import WeightsEntry, default_model
 from pomai.nn.image_statistics import ImageStatistics
 from pomai.nn.pomai import PoMAI
 from pomai.normalization import DEFAULT_NORMALIZE, Normalize, check_normalize, normalize_luminance
@@ -55,10 +57,21 @@ def load(
         offline: True never touches the network; None follows HF_HUB_OFFLINE.
         compile: run the network through ``torch.compile`` (CPU and CUDA). Each new input
             shape (image size, batch size or tile) compiles first, which takes tens of seconds
-            (docs/performance.md, "torch.compile"); later calls of that shape reuse it.
+            (docs/performance.md); later calls of that shape reuse it.
 
     Downloaded and bundled files are sha256-verified before loading; loading is safetensors-only
-    and strict (see :mod:`pomai.hub`).
+    and strict (see :mod:`pomai.checkpoint`).
+
+    Raises (all :class:`~pomai.errors.PomaiError`):
+        UnknownModelError: ``name_or_path`` is no released name, Hub reference or existing path.
+        WeightsUnavailableError: the weights are neither bundled nor cached and cannot be
+            downloaded (offline, no network, not on the Hub).
+        ChecksumMismatchError: the file's sha256 is not the one recorded for it.
+        CheckpointMismatchError: not a pomai safetensors file, invalid metadata, tensors that do
+            not fit the config, or a file that contradicts its manifest entry.
+        ManifestError: the shipped weights manifest is broken.
+        UsageError: an unusable ``dtype``, ``stage`` or ``revision``.
+        DeviceUnavailableError: ``device`` is not in this machine or PyTorch build.
     """
     weights = resolve(
         default_model() if name_or_path is None else name_or_path,
@@ -94,8 +107,8 @@ class Fuser:
     Deterministic: the same input on the same device, dtype and thread count gives a
     bit-identical output (eval-mode hashing uses the fixed rotations stored with the weights);
     another thread count reorders floating-point sums, which can move a pixel with nearly tied
-    hash codes into another NGMM group (measured differences up to 4.3e-3; docs/api.md,
-    "Limits and guarantees").
+    hash codes into another NGMM group (docs/api.md gives the measured size of such
+    differences).
     """
 
     def __init__(
@@ -124,8 +137,8 @@ class Fuser:
             raise UsageError(f"stage must be 1 or 2, got {stage!r}")
         self.model = model.eval().requires_grad_(False).to(device=self.device, dtype=self.dtype)
         if self.device.type == "cpu":
-            # oneDNN's depth-wise convolutions and the channel LayerNorm are faster in NHWC
-            # (docs/performance.md, "Profile"); the outputs are the same.
+            # oneDNN's depth-wise convolutions and the channel LayerNorm are faster in NHWC;
+            # the outputs are the same.
             self.model.to(memory_format=torch.channels_last)
         self.stage = stage
         self.source = source
@@ -175,14 +188,22 @@ class Fuser:
             overlap: fraction of a tile shared with its neighbours, in [0, 0.75].
             blend: ``"gaussian"`` or ``"linear"`` weighting of overlapping tiles.
             image_statistics: when tiling, give every tile the whole image's channel-attention
-                statistics (three passes over the tiles: about 3× the time, same memory);
-                False: each tile uses its own (one pass, further from the whole-image result).
-                docs/api.md, "Tiling", has the measured gap either way.
+                statistics (three passes over the tiles, same memory); False: each tile uses
+                its own (one pass, further from the whole-image result). docs/api.md has the
+                measured gap either way.
             progress: show a progress bar over the tiles.
             window_batch_size: tiles fused per network call, stacked along the batch (faster
                 on a GPU, that many times the memory of one tile).
 
         ``tile``, ``overlap`` and ``blend`` are checked before anything is read (ValueError).
+
+        Raises:
+            InputError: an image that cannot be read or used (missing, broken, too large, two
+                sizes, an unsupported array shape or dtype); nothing is fused.
+            ValueError: an unknown ``normalize`` or an unusable ``tile``, ``overlap`` or
+                ``blend``.
+            TileOutOfMemoryError: out of memory even with the smallest tile; the message says
+                what to try.
         """
         check_normalize(normalize)
         check_tiling(tile, overlap, blend, MIN_TILE)
@@ -233,9 +254,8 @@ def bytes_per_pixel(config: PoMAIConfig, dtype: torch.dtype = torch.float32) -> 
     ``1.25 × element size × (28 C · max(1, ffn_expansion / 2) + 3 K · hash_rounds)``: about
     28 C activations per pixel are alive at the peak (both encoder branches, the four stage-one
     feature maps, MICM and a Restormer feed-forward), plus NGMM's attention scores (each group
-    of K pixels attends to 3K keys). Measured CPU float32 peaks (benchmarks/tiled_memory.py)
-    are below it: 2.2-2.3 kB per pixel for the "tiny" config (estimate 4.4 kB) and 8.8 kB for
-    "paper" (estimate 11.1 kB); docs/api.md, "Memory".
+    of K pixels attends to 3K keys). It errs high on purpose, so an automatic tile fits: the
+    measured peaks (docs/api.md) are below it.
     """
     element = torch.finfo(dtype).bits // 8
     values = 28 * config.width * max(1.0, config.ffn_expansion / 2)

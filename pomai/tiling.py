@@ -35,9 +35,8 @@ Tile = int | Literal["auto"] | None
 Blend = Literal["gaussian", "linear"]
 
 # Smallest tile pomai.Fuser accepts. PoMAI's local receptive radius is about 34 px, so a
-# smaller window is mostly zero padding; measured against whole-image fusion (both shipped
-# checkpoints, 192×256 crops of MSRS and TNO pairs, overlap 0.25, image statistics) tile 32
-# stays above 43 dB where tile 16 falls to 36 dB and tile 8 to 26 dB (docs/api.md).
+# smaller window is mostly zero padding and falls far from whole-image fusion (docs/api.md has
+# the measured gap per tile side).
 MIN_TILE = 32
 # Largest overlap: a step of at least a quarter tile, so at most 4 windows cover a pixel along
 # each axis (5 beside the last window, placed flush with the edge): at most 25 in all.

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 import pomai
+from pomai.manifest import read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 STEM = "00556D"
@@ -42,7 +43,7 @@ def main() -> None:
     ir, vis = golden_input(data)
     for name in pomai.list_models():
         fused = pomai.load(name, device="cpu").fuse(ir, vis)
-        record = {"model": name, "sha256": pomai.hub.manifest().find(name).sha256,
+        record = {"model": name, "sha256": read_manifest().find(name).sha256,
                   "input": INPUT,
                   "fused_rgb_uint8": fused.tolist()}
         (ROOT / "tests" / "golden" / f"{name}.json").write_text(json.dumps(record) + "\n")

@@ -2,7 +2,7 @@
 
     python scripts/release_weights.py --export      # runs/<run>/model.safetensors -> package
     scripts/evaluate_release.sh                     # -> docs/results/eval/results.json
-    python benchmarks/tiling_gap.py --model pomai/weights/NAME.safetensors --pairs 10 \
+    python -m scripts.studies.tiling_gap --model pomai/weights/NAME.safetensors --pairs 10 \
         --json docs/results/tiling/NAME.json        # for each release
     python scripts/release_weights.py
     python scripts/make_golden.py                   # loads by name: after the manifest
@@ -11,10 +11,12 @@ Loading a release by name checks the manifest's sha256, so until this script has
 manifest only paths work (hence the paths above).
 
 ``--export`` copies each run's exported weights, byte for byte, into
-pomai/weights/<name>.safetensors. Without it: checks that each bundled file is the file its run
-exported (sha256 in runs/<run>/manifest_entry.json), then writes its entry, with the run's
-training record and the metrics ``pomai eval`` measured, into pomai/weights_manifest.json and
-the identical copy weights_manifest.json at the repository root.
+pomai/weights/<name>.safetensors. runs/ keeps only a run's records, not its weights: retrain the
+run first (``pomai train --from-config runs/<run>/settings.json --out runs/<run>``), or put the
+exported file back at runs/<run>/model.safetensors. Without ``--export``: checks that each
+bundled file is the file its run exported (sha256 in runs/<run>/manifest_entry.json), then
+writes its entry, with the run's training record and the metrics ``pomai eval`` measured, into
+pomai/weights_manifest.json.
 """
 
 from __future__ import annotations
@@ -25,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from pomai.atomic import atomic_write_bytes
+from pomai.checkpoint import MANIFEST_ENTRY_NAME, WEIGHTS_NAME, sha256_of
 from pomai.commands.weights import dataset_name
-from pomai.hub import BUNDLED_DIR, MANIFEST_PATH, read_manifest, sha256_of
+from pomai.manifest import BUNDLED_DIR, MANIFEST_PATH, SCHEMA_VERSION, read_manifest
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results"
@@ -62,8 +65,7 @@ RELEASES: list[dict[str, Any]] = [
         "description": "PoMAI at the paper's width (`paper`, C = 64, 846,291 parameters), "
                        "infrared-visible, trained on MSRS with half the paper's schedule, then "
                        "fine-tuned with every weight trained in stage 2.",
-        "hardware": "one H200 GPU (scripts/device_train_paper.sh, then "
-                    "scripts/device_finetune_unfrozen.sh)",
+        "hardware": "one H200 GPU",
     },
 ]
 
@@ -74,7 +76,7 @@ def training_record(release: dict[str, Any], exported: dict[str, Any]) -> dict[s
     A release is the run ``release["run"]``, which started (``--init``) from the weights the
     run ``release["base"]`` exported; steps and wall time count both.
     """
-    base = json.loads((ROOT / release["base"] / "manifest_entry.json").read_text())["training"]
+    base = json.loads((ROOT / release["base"] / MANIFEST_ENTRY_NAME).read_text())["training"]
     tune = exported["training"]
     b, t = base["settings"], tune["settings"]
     steps = base["steps"] + tune["steps"]
@@ -111,7 +113,7 @@ def run_name(path: str) -> str:
 
 def export(release: dict[str, Any]) -> Path:
     """Copy the run's exported weights into the package, byte for byte."""
-    source = ROOT / release["run"] / "model.safetensors"
+    source = ROOT / release["run"] / WEIGHTS_NAME
     if not source.is_file():
         raise SystemExit(f"{source} is missing: train or re-export the run first")
     bundled = BUNDLED_DIR / f"{release['name']}.safetensors"
@@ -122,12 +124,12 @@ def export(release: dict[str, Any]) -> Path:
 def entry(release: dict[str, Any], means: dict[str, dict[str, float]],
           eval_command: str, tiling: dict[str, Any] | None) -> dict[str, Any]:
     run = ROOT / release["run"]
-    exported = json.loads((run / "manifest_entry.json").read_text())
+    exported = json.loads((run / MANIFEST_ENTRY_NAME).read_text())
     bundled = BUNDLED_DIR / f"{release['name']}.safetensors"
     if sha256_of(bundled) != exported["sha256"]:
         raise SystemExit(f"{bundled} is not the file {run} exported: run "
                          "`python scripts/release_weights.py --export` (needs "
-                         f"{run}/model.safetensors)")
+                         f"{run / WEIGHTS_NAME})")
     rounded = {d: {m: round(v, 4) for m, v in ms.items()} for d, ms in means.items()}
     raw: dict[str, Any] = {
         "name": release["name"], "aliases": release["aliases"],
@@ -169,16 +171,14 @@ def main() -> None:
         tiling = None
         if (args.tiling / f"{release['name']}.json").is_file():
             tiling = json.loads((args.tiling / f"{release['name']}.json").read_text())
-            tiling["command"] = (f"python benchmarks/tiling_gap.py --model "
+            tiling["command"] = (f"python -m scripts.studies.tiling_gap --model "
                                  f"{release['name']} --pairs 10 --tile {tiling['tile']}")
         entries.append(entry(release, results["means"][release["name"]],
                              "scripts/evaluate_release.sh", tiling))
-    text = json.dumps({"schema_version": 1, "default": "msrs", "models": entries}, indent=2) + "\n"
-    atomic_write_bytes(text.encode(), MANIFEST_PATH)
+    document = {"schema_version": SCHEMA_VERSION, "default": "msrs", "models": entries}
+    atomic_write_bytes((json.dumps(document, indent=2) + "\n").encode(), MANIFEST_PATH)
     read_manifest(MANIFEST_PATH)  # validate what was written
-    atomic_write_bytes(text.encode(), ROOT / "weights_manifest.json")
-    print(f"wrote {MANIFEST_PATH.relative_to(ROOT)} and weights_manifest.json: "
-          + ", ".join(e["name"] for e in entries))
+    print(f"wrote {MANIFEST_PATH.relative_to(ROOT)}: " + ", ".join(e["name"] for e in entries))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,17 @@
 """Shared test fixtures.
 
+``device`` / ``dtype``: the torch device and floating dtype the network, tiling and fuser tests
+run in, from ``pytest --device cuda --dtype bfloat16`` (default ``cpu``, ``float32``), with
+``tolerance`` the ``assert_close`` tolerances that go with the dtype.
+
 Network / training fixtures: a narrow model config (width 8) written as a JSON config file, and
-factories for synthetic folders of paired ``ir/`` + ``vi/`` images.
+factories for synthetic folders of paired ``ir/`` + ``vi/`` images. The synthetic images and the
+development data folder (``benchmarks.common.data_root``) are the benchmarks' own.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -17,14 +21,55 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from benchmarks.common import structured_image
+
 if TYPE_CHECKING:
+    import torch
+
     from pomai.config import PoMAIConfig
 
 
-def shared_data_dir() -> Path:
-    """The shared data folder (../shared/data beside the project, or $POMAI_SHARED_DATA)."""
-    env = os.environ.get("POMAI_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[1].parent / "shared" / "data"
+# -- device and dtype ---------------------------------------------------------------------------
+
+DTYPES = ("float32", "float16", "bfloat16")
+# assert_close tolerances per dtype; float32 keeps torch's defaults.
+TOLERANCES = {"float32": {}, "float16": {"atol": 1e-2, "rtol": 1e-2},
+              "bfloat16": {"atol": 5e-2, "rtol": 5e-2}}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--device", default="cpu",
+                     help="torch device of the network, tiling and fuser tests (cpu, cuda, cuda:1)")
+    parser.addoption("--dtype", default="float32", choices=DTYPES,
+                     help="floating dtype of the network, tiling and fuser tests")
+
+
+@pytest.fixture(scope="session")
+def device(request: pytest.FixtureRequest) -> torch.device:
+    """The ``--device`` the tests run on; an unavailable one stops the run."""
+    import torch
+
+    name = request.config.getoption("--device")
+    try:
+        device = torch.device(name)
+        torch.empty(0, device=device)
+    except (RuntimeError, AssertionError) as err:
+        pytest.exit(f"--device {name} is not available here: {err}", returncode=4)
+    return device
+
+
+@pytest.fixture(scope="session")
+def dtype(request: pytest.FixtureRequest) -> torch.dtype:
+    """The ``--dtype`` of the tests' networks and inputs."""
+    import torch
+
+    return getattr(torch, request.config.getoption("--dtype"))
+
+
+@pytest.fixture(scope="session")
+def tolerance(request: pytest.FixtureRequest) -> dict[str, float]:
+    """``torch.testing.assert_close`` keyword arguments for ``--dtype``."""
+    return TOLERANCES[request.config.getoption("--dtype")]
 
 
 # -- network / training fixtures ---------------------------------------------------------------
@@ -33,19 +78,6 @@ def shared_data_dir() -> Path:
 # (L = 1024 > 3K = 48), the depth-wise separable MICM gate, two MDTA heads.
 TEST_CONFIG_FIELDS = {"width": 8, "heads": 2, "group_size": 16, "gate": "dwsep",
                       "ffn_expansion": 2.0, "ccb_expansion": 2.0, "ca_reduction": 2}
-
-
-def structured_image(shape: tuple[int, int], seed: int) -> np.ndarray:
-    """A natural-looking uint8 image: box-blurred noise, a ramp and a bright blob."""
-    rng = np.random.default_rng(seed)
-    h, w = shape
-    noise = rng.standard_normal((h + 4, w + 4))
-    blurred = sum(noise[i : i + h, j : j + w] for i in range(5) for j in range(5)) / 25.0
-    yy, xx = np.mgrid[0:h, 0:w]
-    cy, cx = rng.uniform(0, h), rng.uniform(0, w)
-    blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * (0.2 * min(h, w)) ** 2))
-    image = 0.35 * blurred + 0.3 * xx / max(w - 1, 1) + 0.6 * blob + 0.2
-    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
 
 
 def write_pairs(
@@ -101,20 +133,6 @@ def narrow_config_path(tmp_path: Path, narrow_config: PoMAIConfig) -> Path:
 
 
 # -- inference fixtures -------------------------------------------------------------------------
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip tests marked ``gpu`` when CUDA is not available."""
-    gpu_items = [item for item in items if "gpu" in item.keywords]
-    if not gpu_items:
-        return
-    import torch
-
-    if torch.cuda.is_available():
-        return
-    skip = pytest.mark.skip(reason="needs CUDA (torch.cuda.is_available() is False)")
-    for item in gpu_items:
-        item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

@@ -115,7 +115,7 @@ class FakeHub:
 def manifest_entry(
     name: str, weights: Path, repo_id: str | None, revision: str = "main", **changes: Any
 ) -> dict[str, Any]:
-    """A complete manifest entry (schema of pomai.hub) for a local weights file; without
+    """A complete manifest entry (schema of pomai.manifest) for a local weights file; without
     ``hub`` when ``repo_id`` is None (then pass ``bundled=``)."""
     from safetensors import safe_open
 
@@ -148,15 +148,14 @@ def write_manifest(path: Path, entries: list[dict[str, Any]], default: str | Non
 def install_bundled_only(
     name: str, weights: Path, root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Path:
-    """Point pomai.hub at a manifest under ``root`` whose one entry ``name`` is bundled-only (no
-    ``hub``), with ``weights`` copied into a stand-in for pomai/weights/; the copy's path."""
-    from pomai import hub
-
+    """Point pomai.manifest at a manifest under ``root`` whose one entry ``name`` is bundled-only
+    (no ``hub``), with ``weights`` copied into a stand-in for pomai/weights/; the copy's path."""
     bundled_dir = root / "weights"
     bundled_dir.mkdir()
     bundled = bundled_dir / f"{name}.safetensors"
     bundled.write_bytes(weights.read_bytes())
     entry = manifest_entry(name, weights, None, bundled=bundled.name)
-    monkeypatch.setattr(hub, "BUNDLED_DIR", bundled_dir)
-    monkeypatch.setattr(hub, "MANIFEST_PATH", write_manifest(root / "manifest.json", [entry]))
+    monkeypatch.setattr("pomai.manifest.BUNDLED_DIR", bundled_dir)
+    monkeypatch.setattr("pomai.manifest.MANIFEST_PATH",
+                        write_manifest(root / "manifest.json", [entry]))
     return bundled

@@ -1,4 +1,4 @@
-"""benchmarks/bench_modules.py: per-module forward times of a named config (smoke run)."""
+"""benchmarks.bench_modules: per-module forward times of a named config (smoke run)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,10 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from benchmarks import bench_modules as bench
 
 
-def test_module_times_cover_the_forward(load_script, tmp_path: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    bench = load_script(ROOT / "benchmarks" / "bench_modules.py")
+def test_module_times_cover_the_forward(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bench, "reference_seconds", lambda threads: 2.0)
     out = tmp_path / "modules.json"
     record = bench.main(["--configs", "fast", "--size", "40x32", "--runs", "1", "--threads", "1",

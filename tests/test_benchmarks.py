@@ -1,9 +1,9 @@
-"""benchmarks/bench_model.py and bench_train.py: MAC counting and a smoke run of each."""
+"""The benchmarks package: MAC counting, tables, the shared module and a smoke run of each."""
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import importlib
 import json
 from pathlib import Path
 from types import ModuleType
@@ -11,19 +11,17 @@ from types import ModuleType
 import pytest
 import torch
 
+from benchmarks import common
 from pomai.config import get_config
 from pomai.nn import PoMAI
 from pomai.nn.ngmm import num_buckets
 
-ROOT = Path(__file__).resolve().parents[1]
+FAKE_REFCONV = "MACS = 10**9\n\n\ndef reference_seconds(threads=None, runs=5):\n    return 0.5\n"
 
 
 def load_script(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The benchmark ``benchmarks/<name>.py``."""
+    return importlib.import_module(f"benchmarks.{name}")
 
 
 def test_macs_include_attention_and_match_a_hand_count() -> None:
@@ -63,10 +61,12 @@ def test_parse_size_and_table() -> None:
 
 
 def test_missing_reference_is_skipped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for name in ("bench_model", "bench_train"):
-        bench = load_script(name)
-        monkeypatch.setattr(bench, "REFCONV", tmp_path / "absent.py")
-        assert bench.load_reference() is None
+    monkeypatch.setattr(common, "REFCONV", tmp_path / "absent.py")
+    assert common.load_refconv() is None
+    fake = tmp_path / "refconv.py"
+    fake.write_text(FAKE_REFCONV)
+    monkeypatch.setattr(common, "REFCONV", fake)
+    assert common.load_refconv().reference_seconds(threads=1) == 0.5
 
 
 @pytest.mark.slow
@@ -91,8 +91,6 @@ def test_smoke_runs(tmp_path: Path) -> None:
 
 # -- bench_fuse / bench_scaling ------------------------------------------------------------------
 
-FAKE_REFCONV = "MACS = 10**9\n\n\ndef reference_seconds(threads=None, runs=5):\n    return 0.5\n"
-
 
 def test_bench_fuse_in_process_table(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -101,7 +99,7 @@ def test_bench_fuse_in_process_table(
     bench = load_script("bench_fuse")
     fake = tmp_path / "refconv.py"
     fake.write_text(FAKE_REFCONV)  # 1 GMAC in 0.5 s: ratios without the real workload
-    monkeypatch.setattr(bench, "REFCONV", fake)
+    monkeypatch.setattr(common, "REFCONV", fake)
     out = tmp_path / "fuse.json"
     results = bench.main([
         "--config", "tiny", "--sizes", "32x32", "--tiled-sizes", "64x64", "--tile", "32",
@@ -142,7 +140,7 @@ def test_bench_fuse_in_process_table(
 
 def test_bench_fuse_models_dtypes_and_failures(monkeypatch: pytest.MonkeyPatch) -> None:
     bench = load_script("bench_fuse")
-    monkeypatch.setattr("pomai.hub.list_models", lambda: ["msrs"])
+    monkeypatch.setattr("pomai.manifest.list_models", lambda: ["msrs"])
     parser = bench.build_parser()
     default = parser.parse_args([])
     assert [s["label"] for s in bench.model_specs(default)] == [
@@ -179,14 +177,6 @@ def test_bench_fuse_checkpoint_in_bfloat16_with_profile(
     table = Path(result["profile"])
     assert table.parent == tmp_path / "profile" and "aten::" in table.read_text()
     assert table.with_suffix(".trace.json").is_file()
-
-
-def test_missing_refconv_is_skipped_by_bench_fuse(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    bench = load_script("bench_fuse")
-    monkeypatch.setattr(bench, "REFCONV", tmp_path / "absent.py")
-    assert bench.load_refconv() is None
 
 
 def test_scaling_slope_and_table() -> None:
@@ -278,16 +268,14 @@ def test_bench_fuse_children_smoke(tmp_path: Path) -> None:
     assert result["peak_rss_increase_bytes"] >= 0 and result["seconds_median"] > 0
 
 
-def test_scale_gap_compares_the_same_scenes_at_both_scales(
-    tmp_path: Path, make_pairs, trained_weights: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    msrs = tmp_path / "msrs"
-    make_pairs(msrs / "test", ["s1", "s2", "only_full"], (40, 48))
-    make_pairs(msrs / "test128", ["s1", "s2", "only_small"], (24, 24))
-    scale_gap = load_script("scale_gap")
-    assert scale_gap.main(["--model", str(trained_weights), "--data", str(msrs)]) == 0
-    out = capsys.readouterr().out
-    assert "**640×480** (2 pairs)" in out and "**128×128** (2 pairs)" in out
-    ratios = [line for line in out.splitlines() if line.startswith(("| 640", "| 128"))]
-    assert len(ratios) == 2  # the ratio table: one row per scale, a value per metric
-    assert all(len(row.strip("|").split("|")) == 1 + 9 for row in ratios)
+@pytest.mark.parametrize("one_pass", [False, True])
+def test_tiled_memory_benchmark(trained_run: Path, make_pairs, tmp_path: Path,
+                                one_pass: bool) -> None:
+    data = make_pairs(tmp_path / "d", ["a"], (40, 40))
+    result = load_script("tiled_memory").main([
+        "--model", str(trained_run), "--size", "96", "--tile", "48", "--device", "cpu",
+        "--pair", str(data / "ir" / "a.png"), str(data / "vi" / "a.png")]
+        + ["--tile-statistics"] * one_pass)
+    assert result["tile_used"] == 48 and result["peak_bytes"] > 0
+    assert result["image_statistics"] is not one_pass
+    assert result["device"] == str(torch.device("cpu"))

@@ -17,7 +17,7 @@ from fake_hub import FakeHub, install_bundled_only, manifest_entry, write_manife
 from PIL import Image
 
 import pomai
-from pomai import hub
+from pomai.checkpoint import sha256_of
 from pomai.cli import build_parser, main
 
 
@@ -111,7 +111,7 @@ def test_fuse_folders_skips_bad_pairs_and_exits_non_zero(
 @pytest.fixture
 def no_released_weights(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A pomai version whose manifest is empty."""
-    monkeypatch.setattr(hub, "MANIFEST_PATH", write_manifest(tmp_path / "empty.json", []))
+    monkeypatch.setattr("pomai.manifest.MANIFEST_PATH", write_manifest(tmp_path / "empty.json", []))
 
 
 def test_fuse_reports_model_problems_without_a_traceback(
@@ -142,7 +142,7 @@ def test_list_info_and_verify_without_released_weights(
     assert main(["info", str(trained_weights)]) == 0
     info = json.loads(capsys.readouterr().out.split("\n", 1)[1])
     assert info["config"]["width"] == 8 and info["inference_stage"] == 2
-    assert info["sha256"] == hub.sha256_of(trained_weights)
+    assert info["sha256"] == sha256_of(trained_weights)
     assert main(["info", "pomai-msrs"]) == 2
 
 
@@ -153,7 +153,7 @@ def served(trained_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     server.add("pomai-test/tiny", "model.safetensors", trained_weights.read_bytes())
     server.start()
     monkeypatch.setenv("HF_ENDPOINT", server.url)
-    monkeypatch.setattr(hub, "MANIFEST_PATH", write_manifest(tmp_path / "manifest.json", [
+    monkeypatch.setattr("pomai.manifest.MANIFEST_PATH", write_manifest(tmp_path / "manifest.json", [
         manifest_entry("pomai-test-tiny", trained_weights, "pomai-test/tiny", server.commit)]))
     yield server
     server.stop()
@@ -350,7 +350,7 @@ def test_weights_commands_errors_are_one_line(
     _one_line(capsys, "download", "unknown model 'nope'")
     broken = tmp_path / "manifest.json"
     broken.write_text("{broken")
-    monkeypatch.setattr(hub, "MANIFEST_PATH", broken)
+    monkeypatch.setattr("pomai.manifest.MANIFEST_PATH", broken)
     for command in ("list", "verify"):
         assert main([command]) == 1  # a broken installation: the work cannot be done
         _one_line(capsys, command, "cannot read weights manifest")

@@ -509,12 +509,11 @@ def test_a_hostile_weights_file_fails_info_verify_and_fuse_cleanly(
 
     from fake_hub import install_bundled_only, manifest_entry, write_manifest
 
-    from pomai import hub
-
     bundled = install_bundled_only("pomai-test", trained_weights, tmp_path, monkeypatch)
     entry = manifest_entry("pomai-test", bundled, None, bundled=bundled.name,
                            config=json.loads(_config_with(trained_weights, rotation_seed=5)))
-    monkeypatch.setattr(hub, "MANIFEST_PATH", write_manifest(tmp_path / "m.json", [entry]))
+    monkeypatch.setattr("pomai.manifest.MANIFEST_PATH",
+                        write_manifest(tmp_path / "m.json", [entry]))
     code, output = _run(["verify"], capsys)
     assert code == 1
     assert "pomai-test bundled: INVALID" in output and "rotation_seed: manifest 5, file 0" in output

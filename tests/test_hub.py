@@ -18,8 +18,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 import pomai
-from pomai import hub
-from pomai.hub import (
+from pomai import hub, manifest
+from pomai.errors import (
     CheckpointMismatchError,
     ChecksumMismatchError,
     ManifestError,
@@ -34,30 +34,28 @@ NAME = "pomai-test-tiny"
 # -- the shipped manifest and its schema -------------------------------------------------------
 
 
-def test_shipped_manifest_is_valid_and_equals_the_root_copy() -> None:
-    shipped = hub.read_manifest(hub.MANIFEST_PATH)
-    root = Path(__file__).parents[1] / "weights_manifest.json"
-    assert root.read_bytes() == hub.MANIFEST_PATH.read_bytes()
+def test_shipped_manifest_is_valid() -> None:
+    shipped = manifest.read_manifest()
     assert pomai.list_models() == [e.name for e in shipped.entries]
-    assert hub.default_model() == shipped.default
+    assert manifest.default_model() == shipped.default
     for entry in shipped.entries:  # released means trained by the project, with its record
         assert entry.training["steps"] > 0 and entry.training["wall_time_s"] > 0
-        assert (hub.BUNDLED_DIR / entry.bundled).is_file()
+        assert entry.bundled_path.is_file()
         assert {"msrs", "tno"} <= set(entry.metrics["means"])
 
 
 def test_no_default_model_says_what_to_pass(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hub, "MANIFEST_PATH", write_manifest(tmp_path / "manifest.json", []))
+    monkeypatch.setattr(manifest, "MANIFEST_PATH", write_manifest(tmp_path / "manifest.json", []))
     with pytest.raises(UnknownModelError, match="no released weights yet.*model.safetensors"):
-        hub.default_model()
+        manifest.default_model()
 
 
 def test_schema_accepts_a_complete_entry(trained_weights: Path, tmp_path: Path) -> None:
     path = write_manifest(tmp_path / "m.json", [manifest_entry(NAME, trained_weights, REPO, "main",
                                                                bundled="x.safetensors")], NAME)
-    m = hub.read_manifest(path)
+    m = manifest.read_manifest(path)
     assert m.default == NAME and m.names() == [NAME]
     assert m.find(f"{NAME}-ALIAS").name == NAME  # aliases, case-insensitive
 
@@ -66,9 +64,9 @@ def test_schema_accepts_bundled_only_entries(trained_weights: Path, tmp_path: Pa
     absent = manifest_entry(NAME, trained_weights, None, bundled="a.safetensors")
     null = manifest_entry("other", trained_weights, None, bundled="b.safetensors", hub=None)
     assert "hub" not in absent and null["hub"] is None
-    m = hub.read_manifest(write_manifest(tmp_path / "m.json", [absent, null]))
-    assert [(e.bundled, e.repo_id, e.filename, e.revision) for e in m.entries] == [
-        ("a.safetensors", None, None, None), ("b.safetensors", None, None, None)]
+    m = manifest.read_manifest(write_manifest(tmp_path / "m.json", [absent, null]))
+    assert [(e.bundled, e.hub) for e in m.entries] == [
+        ("a.safetensors", None), ("b.safetensors", None)]
 
 
 @pytest.mark.parametrize("hub_field", ["absent", "null"])
@@ -79,7 +77,7 @@ def test_schema_needs_hub_or_bundled(
     if hub_field == "null":
         entry["hub"] = None
     with pytest.raises(ManifestError, match=f"model {NAME}: needs 'hub' .* or 'bundled'"):
-        hub.read_manifest(write_manifest(tmp_path / "m.json", [entry]))
+        manifest.read_manifest(write_manifest(tmp_path / "m.json", [entry]))
 
 
 @pytest.mark.parametrize(
@@ -102,7 +100,7 @@ def test_schema_rejects_broken_entries(
     path = write_manifest(tmp_path / "m.json",
                           [manifest_entry(NAME, trained_weights, REPO, "main", **change)])
     with pytest.raises(ManifestError, match=problem):
-        hub.read_manifest(path)
+        manifest.read_manifest(path)
 
 
 def test_schema_rejects_missing_fields_duplicates_and_a_bad_default(
@@ -111,12 +109,12 @@ def test_schema_rejects_missing_fields_duplicates_and_a_bad_default(
     entry = manifest_entry(NAME, trained_weights, REPO, "main")
     del entry["licence"]
     with pytest.raises(ManifestError, match="missing field 'licence'"):
-        hub.read_manifest(write_manifest(tmp_path / "a.json", [entry]))
+        manifest.read_manifest(write_manifest(tmp_path / "a.json", [entry]))
     twice = [manifest_entry(NAME, trained_weights, REPO, "main")] * 2
     with pytest.raises(ManifestError, match="used by both"):
-        hub.read_manifest(write_manifest(tmp_path / "b.json", twice))
+        manifest.read_manifest(write_manifest(tmp_path / "b.json", twice))
     with pytest.raises(ManifestError, match="default 'nope'"):
-        hub.read_manifest(write_manifest(tmp_path / "c.json", [], default="nope"))
+        manifest.read_manifest(write_manifest(tmp_path / "c.json", [], default="nope"))
 
 
 # -- local files -------------------------------------------------------------------------------
@@ -125,7 +123,7 @@ def test_schema_rejects_missing_fields_duplicates_and_a_bad_default(
 def test_unknown_name_lists_names_and_close_matches(
     trained_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hub, "MANIFEST_PATH", write_manifest(
+    monkeypatch.setattr("pomai.manifest.MANIFEST_PATH", write_manifest(
         tmp_path / "m.json", [manifest_entry(NAME, trained_weights, REPO, "main")]))
     with pytest.raises(UnknownModelError) as info:
         pomai.load("pomai-tset-tiny")
@@ -137,7 +135,7 @@ def test_unknown_name_lists_names_and_close_matches(
 def test_unknown_name_with_an_empty_manifest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hub, "MANIFEST_PATH", write_manifest(tmp_path / "manifest.json", []))
+    monkeypatch.setattr(manifest, "MANIFEST_PATH", write_manifest(tmp_path / "manifest.json", []))
     with pytest.raises(UnknownModelError, match="none in this pomai version yet.*hf-hub:"):
         pomai.load("pomai-msrs")
 
@@ -237,7 +235,7 @@ def test_bundled_only_model_loads_its_bundled_file(
 ) -> None:
     fuser = pomai.load(f"{NAME}-alias", offline=False)
     assert fuser.source == f"{NAME} (bundled)"
-    assert fuser.entry.name == NAME and fuser.entry.repo_id is None
+    assert fuser.entry.name == NAME and fuser.entry.hub is None
     reference = pomai.load(trained_weights)
     for name, value in reference.model.state_dict().items():
         assert torch.equal(fuser.model.state_dict()[name], value), name
@@ -277,7 +275,7 @@ def fake_hub(
     server.start()
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(hub, "MANIFEST_PATH", write_manifest(
+    monkeypatch.setattr("pomai.manifest.MANIFEST_PATH", write_manifest(
         tmp_path / "manifest.json", [manifest_entry(NAME, trained_weights, REPO, server.commit)]))
     yield server
     server.stop()
@@ -326,7 +324,7 @@ def test_offline_uses_the_cache_and_never_the_network(
 def test_hf_hub_reference_is_checked_against_the_lfs_sha256(
     fake_hub: FakeHub, trained_weights: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(hub, "MANIFEST_PATH", write_manifest(tmp_path / "empty.json", []))
+    monkeypatch.setattr("pomai.manifest.MANIFEST_PATH", write_manifest(tmp_path / "empty.json", []))
     fuser = pomai.load(f"hf-hub:{REPO}@main", cache_dir=tmp_path / "cache")
     assert fuser.source == f"hf-hub:{REPO}@main"
     assert ("GET", f"/{REPO}/resolve/main/model.safetensors") in fake_hub.file_requests

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_data_dir
 from PIL import Image
 
+from benchmarks.common import data_root
 from pomai.metrics import (
     METRIC_NAMES,
     average_gradient,
@@ -30,7 +30,7 @@ from pomai.metrics import (
     vifp_mscale,
 )
 
-REF_DIR = shared_data_dir() / "metric-reference"
+REF_DIR = data_root() / "metric-reference"
 QABF_IDENTICAL = 0.9994 * 0.9879 / (1.0 + math.exp(-4.4))
 
 

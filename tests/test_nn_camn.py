@@ -12,11 +12,13 @@ def n_params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def test_camn_is_ccb_of_scb_plus_input() -> None:
+def test_camn_is_ccb_of_scb_plus_input(
+    device: torch.device, dtype: torch.dtype, tolerance: dict
+) -> None:
     torch.manual_seed(0)
-    camn = CAMN(PoMAIConfig(width=8, heads=2))
-    x = torch.randn(2, 8, 11, 13)
-    torch.testing.assert_close(camn(x), camn.ccb(camn.scb(x)) + x)
+    camn = CAMN(PoMAIConfig(width=8, heads=2)).to(device, dtype)
+    x = torch.randn(2, 8, 11, 13, device=device, dtype=dtype)
+    torch.testing.assert_close(camn(x), camn.ccb(camn.scb(x)) + x, **tolerance)
     with torch.no_grad():
         # Zero both inner output convolutions: SCB and CCB are identities, CAMN doubles x.
         camn.scb.conv_out.weight.zero_()
@@ -44,17 +46,18 @@ def test_scb_formula_and_dilated_receptive_field() -> None:
     assert scb.dilated.groups == 4  # depth-wise
 
 
-def test_ccb_is_pointwise() -> None:
+def test_ccb_is_pointwise(device: torch.device, dtype: torch.dtype, tolerance: dict) -> None:
     """Norm and 1×1 convolutions only: pixels do not interact, so shuffling them commutes."""
     torch.manual_seed(2)
-    ccb = ChannelContextBlock(8, expansion=2.0)
-    x = torch.randn(2, 8, 6, 7)
-    perm = torch.randperm(42)
+    ccb = ChannelContextBlock(8, expansion=2.0).to(device, dtype)
+    x = torch.randn(2, 8, 6, 7, device=device, dtype=dtype)
+    perm = torch.randperm(42, device=device)
     shuffle = lambda t: t.flatten(2)[:, :, perm].reshape(t.shape)  # noqa: E731
-    torch.testing.assert_close(ccb(shuffle(x)), shuffle(ccb(x)), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(ccb(shuffle(x)), shuffle(ccb(x)),
+                               **(tolerance or {"atol": 1e-6, "rtol": 1e-6}))
     norm = ccb.norm(x)
     expected = x + ccb.reduce(torch.nn.functional.gelu(ccb.expand(norm)))
-    torch.testing.assert_close(ccb(x), expected)
+    torch.testing.assert_close(ccb(x), expected, **tolerance)
     assert ccb.expand.out_channels == 16
 
 
@@ -67,8 +70,9 @@ def test_paper_parameter_counts() -> None:
     assert n_params(camn) == 44_736
 
 
-def test_odd_sizes_keep_shape() -> None:
-    camn = CAMN(PoMAIConfig(width=4, heads=1, ca_reduction=1))
+def test_odd_sizes_keep_shape(device: torch.device, dtype: torch.dtype) -> None:
+    camn = CAMN(PoMAIConfig(width=4, heads=1, ca_reduction=1)).to(device, dtype)
     for h, w in ((1, 1), (5, 3), (37, 53)):
-        x = torch.randn(2, 4, h, w)
-        assert camn(x).shape == x.shape
+        x = torch.randn(2, 4, h, w, device=device, dtype=dtype)
+        y = camn(x)
+        assert y.shape == x.shape and y.device == x.device and y.dtype == dtype

@@ -16,40 +16,48 @@ def n_params(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
-def test_channel_attention_formula() -> None:
+def test_channel_attention_formula(
+    device: torch.device, dtype: torch.dtype, tolerance: dict
+) -> None:
     torch.manual_seed(0)
-    ca = ChannelAttention(8, reduction=2)
-    x = torch.randn(3, 8, 5, 6)
+    ca = ChannelAttention(8, reduction=2).to(device, dtype)
+    x = torch.randn(3, 8, 5, 6, device=device, dtype=dtype)
     avg = ca.mlp(x.mean(dim=(2, 3), keepdim=True))
     mx = ca.mlp(x.amax(dim=(2, 3), keepdim=True))
-    torch.testing.assert_close(ca(x), x * torch.sigmoid(avg + mx))
+    torch.testing.assert_close(ca(x), x * torch.sigmoid(avg + mx), **tolerance)
     # Pooling is per image: batch elements do not interact.
-    torch.testing.assert_close(ca(x[1:2]), ca(x)[1:2])
+    torch.testing.assert_close(ca(x[1:2]), ca(x)[1:2], **tolerance)
 
 
-def test_spatial_attention_formula() -> None:
+def test_spatial_attention_formula(
+    device: torch.device, dtype: torch.dtype, tolerance: dict
+) -> None:
     torch.manual_seed(1)
-    sa = SpatialAttention(7)
-    x = torch.randn(2, 8, 9, 10)
+    sa = SpatialAttention(7).to(device, dtype)
+    x = torch.randn(2, 8, 9, 10, device=device, dtype=dtype)
     stats = torch.cat([x.mean(dim=1, keepdim=True), x.amax(dim=1, keepdim=True)], dim=1)
     gate = torch.sigmoid(F.conv2d(stats, sa.conv.weight, sa.conv.bias, padding=3))
-    torch.testing.assert_close(sa(x), x * gate)
+    torch.testing.assert_close(sa(x), x * gate, **tolerance)
 
 
 @pytest.mark.parametrize("gate", ["dense", "dwsep"])
-def test_micm_matches_eq_6_to_11(gate: str) -> None:
+def test_micm_matches_eq_6_to_11(
+    gate: str, device: torch.device, dtype: torch.dtype, tolerance: dict
+) -> None:
     torch.manual_seed(2)
-    micm = MICM(PoMAIConfig(width=8, heads=2, ca_reduction=2, gate=gate))  # type: ignore[arg-type]
-    ir, vis, ngmm, camn = (torch.randn(2, 8, 7, 9) for _ in range(4))
+    config = PoMAIConfig(width=8, heads=2, ca_reduction=2, gate=gate)  # type: ignore[arg-type]
+    micm = MICM(config).to(device, dtype)
+    ir, vis, ngmm, camn = (torch.randn(2, 8, 7, 9, device=device, dtype=dtype)
+                           for _ in range(4))
     x_sum = ir + vis
     fpm = torch.cat(
         [micm.fpm.spatial_attention(x_sum) + micm.fpm.channel_attention(x_sum), x_sum], dim=1
     )
-    torch.testing.assert_close(micm.fpm(x_sum), fpm)
+    torch.testing.assert_close(micm.fpm(x_sum), fpm, **tolerance)
     w = torch.sigmoid(micm.gate(fpm))
     assert w.shape == (2, 8, 7, 9)  # C gate channels: per-element gating
     expected = torch.cat([(1 - w) * ir + ngmm, w * vis + camn], dim=1)  # IR half first
-    torch.testing.assert_close(micm(ir, vis, ngmm, camn), expected)
+    torch.testing.assert_close(micm(ir, vis, ngmm, camn), expected, **tolerance)
 
 
 @pytest.mark.parametrize("gate", ["dense", "dwsep"])

@@ -83,18 +83,17 @@ def test_pixel_gram_in_chunks_equals_one_product(length: int) -> None:
         torch.testing.assert_close(got, expected)
 
 
-@pytest.mark.gpu
-def test_mdta_on_cuda_matches_cpu() -> None:
+def test_mdta_on_the_test_device_matches_cpu(device: torch.device) -> None:
     """On CUDA the Gram matrices are summed in chunks (pixel_gram); same attention.
 
-    In float64: in float32 the two orders of summation differ by about 1e-4 (1 element of
-    307,200 past atol 1e-4 on an H200), which would hide nothing but fail at random.
+    In float64 whatever ``--dtype``: in float32 the two orders of summation differ by about
+    1e-4, which would hide nothing but fail at random.
     """
     torch.manual_seed(2)
     mdta = MDTA(16, 2, bias=False).double()
     x = torch.randn(2, 16, 96, 100, dtype=torch.float64)  # 9,600 pixels: 2 chunks + remainder
     expected = mdta(x)
-    torch.testing.assert_close(mdta.cuda()(x.cuda()).cpu(), expected)
+    torch.testing.assert_close(mdta.to(device)(x.to(device)).cpu(), expected)
 
 
 def test_gdfn_matches_reference_formula() -> None:

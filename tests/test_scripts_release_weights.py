@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pomai.hub import sha256_of
+from pomai.checkpoint import sha256_of
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "release_weights.py"
 

@@ -11,26 +11,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import shared_data_dir
 from PIL import Image
 
 import pomai
-from pomai.hub import BUNDLED_DIR, manifest, sha256_of
+from benchmarks.common import data_root
+from pomai.checkpoint import sha256_of
+from pomai.manifest import read_manifest
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
-NAMES = [entry.name for entry in manifest().entries]
+NAMES = [entry.name for entry in read_manifest().entries]
 
 
 def test_the_default_model_is_bundled() -> None:
-    default = manifest().default
+    default = read_manifest().default
     assert default == "msrs"
-    assert manifest().find(default).bundled
+    assert read_manifest().find(default).bundled
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_bundled_file_matches_manifest(name: str) -> None:
-    entry = manifest().find(name)
-    path = BUNDLED_DIR / entry.bundled
+    entry = read_manifest().find(name)
+    path = entry.bundled_path
     assert path.stat().st_size == entry.size_bytes
     assert sha256_of(path) == entry.sha256
 
@@ -38,10 +39,10 @@ def test_bundled_file_matches_manifest(name: str) -> None:
 @pytest.mark.parametrize("name", NAMES)
 def test_golden_output(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     golden = json.loads((GOLDEN_DIR / f"{name}.json").read_text())
-    assert golden["sha256"] == manifest().find(name).sha256, (
+    assert golden["sha256"] == read_manifest().find(name).sha256, (
         f"tests/golden/{name}.json was made for another file: rerun scripts/make_golden.py"
     )
-    data, source = shared_data_dir(), golden["input"]
+    data, source = data_root(), golden["input"]
     if not (data / source["ir"]).is_file():
         pytest.skip(f"{source['ir']} not found in {data}; set POMAI_SHARED_DATA to run this test")
     top, left, side = source["crop_top_left_side"]

@@ -16,21 +16,22 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 import pomai.training.trainer as trainer_module
+from pomai.checkpoint import sha256_of
 from pomai.config import PoMAIConfig
 from pomai.errors import UsageError
 from pomai.nn import PoMAI
 from pomai.training.checkpoint import load_checkpoint
-from pomai.training.outputs import sha256_file
 from pomai.training.trainer import (
     ABLATIONS,
     CHECKPOINT_NAME,
+    STAGE_ONE,
     Trainer,
     TrainSettings,
     configure_phase,
     plan_phases,
 )
 
-STAGE_ONE_PREFIXES = ("encoder.", "ngmm.", "camn.", "decoder.")
+STAGE_ONE_PREFIXES = tuple(f"{name}." for name in STAGE_ONE)
 
 
 @pytest.fixture(autouse=True)
@@ -369,7 +370,7 @@ def test_export_and_outputs(
     path = trainer.run()
     assert path == out / "model.safetensors"
     entry = json.loads((out / "manifest_entry.json").read_text())
-    assert entry["sha256"] == sha256_file(path)
+    assert entry["sha256"] == sha256_of(path)
     assert entry["size_bytes"] == path.stat().st_size
     assert entry["filename"] == "model.safetensors"
     assert entry["inference_stage"] == 2

@@ -8,15 +8,14 @@ from pathlib import Path
 
 from pomai.commands.options import non_negative_int, positive_int
 from pomai.errors import InputError
-
-VISIBLE_FOLDERS = ("vi", "vis", "visible")
+from pomai.folders import role_folders
 
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
         "analyze", help="infrared-visible modality study (paper Figure 1)",
         description="Infrared-visible modality analysis (paper Figure 1) of the pairs in DIR/ir "
-        "and DIR/vi (or vis/, visible/), matched by file name.",
+        "and DIR/vi (or vis/, visible/), matched by file stem.",
     )
     parser.add_argument("dir", type=Path, help="folder with ir/ and vi/ (same file names)")
     parser.add_argument("--json", type=Path, help="write the full result as JSON here")
@@ -31,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from pomai.analysis import analyze_folder, format_summary, plot_analysis
 
-    result = analyze_folder(args.dir / "ir", _visible_folder(args.dir), k=args.k, seed=args.seed)
+    result = analyze_folder(*_pair_folders(args.dir), k=args.k, seed=args.seed)
     print(format_summary(result))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -41,11 +40,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _visible_folder(root: Path) -> Path:
+def _pair_folders(root: Path) -> tuple[Path, Path]:
     if not root.is_dir():
         raise InputError(f"{root} is not a folder: pass a folder holding ir/ and vi/.")
-    for name in VISIBLE_FOLDERS:
-        if (root / name).is_dir():
-            return root / name
-    raise InputError(f"{root} has no vi/, vis/ or visible/ folder: put the visible images there "
-                     "(same file names as in ir/).")
+    found = role_folders(root)
+    if found is None:
+        raise InputError(f"{root} has no vi/, vis/ or visible/ folder beside an ir/ folder (nor "
+                         "mri/ with ct/, pet/ or spect/): put the pairs there, with the same "
+                         "file names in both.")
+    return found

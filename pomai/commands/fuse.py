@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from pomai.atomic import atomic_write_image, image_format
 from pomai.commands.options import add_threads, add_tile, positive_int
 from pomai.errors import UsageError
-from pomai.folders import scan_images
+from pomai.folders import pair_folders
 from pomai.normalization import DEFAULT_NORMALIZE, NORMALIZE_MODES
 from pomai.sample_pairs import SAMPLE_DESCRIPTIONS, samples
 
@@ -229,13 +229,10 @@ def _plan(ir: Path, vis: Path, out: Path) -> tuple[list[Job], list[str]]:
             raise ValueError(f"--out {out} is or is inside the input folder {folder}, where "
                              "fused images would overwrite or mix with the inputs: choose a "
                              "folder outside both input folders")
-    (ir_files, ir_problems), (vis_files, vis_problems) = scan_images(ir), scan_images(vis)
-    stems = sorted(set(ir_files) & set(vis_files))
-    problems = [*ir_problems, *vis_problems]
-    problems += [f"{path} has no partner with stem {path.stem!r} in the other folder"
-                 for stem in sorted(set(ir_files) ^ set(vis_files))
-                 for path in [ir_files.get(stem) or vis_files[stem]]]
-    if not stems:
+    found = pair_folders(ir, vis)
+    problems = found.problems + [f"{path} has no partner with stem {path.stem!r} in the other "
+                                 "folder" for path in found.unpaired]
+    if not found.pairs:
         raise ValueError(f"no pairs: no image stem is in both {ir} and {vis}"
                          + (f" ({'; '.join(problems)})" if problems else ""))
-    return [(ir_files[s], vis_files[s], out / f"{s}.png") for s in stems], problems
+    return [(ir_path, vis_path, out / f"{s}.png") for s, ir_path, vis_path in found.pairs], problems

@@ -37,9 +37,9 @@ _DATA_FIELDS = ("data", "val")
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from pomai.hub import manifest
+    from pomai.manifest import read_manifest
 
-    m = manifest()
+    m = read_manifest()
     if not m.entries:
         print("No released weights in this pomai version yet. Fuse with your own checkpoint: "
               "pomai fuse IR VIS -o OUT --model PATH/model.safetensors")
@@ -52,25 +52,21 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_info(args: argparse.Namespace) -> int:
-    from pomai.hub import BUNDLED_DIR, cached_path, manifest, read_metadata, resolve, sha256_of
+    from pomai.checkpoint import read_metadata, sha256_of
+    from pomai.hub import cached_path, resolve
+    from pomai.manifest import read_manifest
 
-    entry = manifest().find(args.name)
+    entry = read_manifest().find(args.name)
     if entry is not None:
-        info = {"name": entry.name, "aliases": list(entry.aliases),
-                "description": entry.description, "config": entry.config,
-                "inference_stage": entry.inference_stage,
-                "hub": ("none (bundled with the package)" if entry.repo_id is None else
-                        {"repo_id": entry.repo_id, "filename": entry.filename,
-                         "revision": entry.revision}),
-                "sha256": entry.sha256, "size_bytes": entry.size_bytes,
-                "licence": entry.licence, "training": public_training_record(entry.training),
-                "input": entry.input,
-                "metrics": entry.metrics, "tiling": entry.tiling, "bundled": entry.bundled}
-        bundled = entry.bundled and (BUNDLED_DIR / entry.bundled).is_file()
+        info = entry.to_json()
+        if entry.hub is None:
+            info["hub"] = "none (bundled with the package)"
+        info["training"] = public_training_record(entry.training)
+        bundled = entry.bundled_path is not None and entry.bundled_path.is_file()
         cached = cached_path(entry, args.cache_dir)
         info["available"] = (
             "bundled" if bundled else f"cached at {cached}" if cached
-            else "missing from the package: reinstall pomai" if entry.repo_id is None
+            else "missing from the package: reinstall pomai" if entry.hub is None
             else "not downloaded ('pomai download " + entry.name + "')"
         )
     else:
@@ -115,12 +111,13 @@ def dataset_name(path: str) -> str:
 
 
 def run_download(args: argparse.Namespace) -> int:
-    from pomai.hub import BUNDLED_DIR, resolve, verify
+    from pomai.checkpoint import verify
+    from pomai.hub import resolve
 
     weights = resolve(args.name, revision=args.revision, cache_dir=args.cache_dir, offline=False)
     verify(weights)
     entry = weights.entry
-    if entry is not None and entry.bundled and weights.path == BUNDLED_DIR / entry.bundled:
+    if entry is not None and entry.bundled_path is not None and weights.path == entry.bundled_path:
         print(f"{entry.name} is bundled with the package, nothing to download: {weights.path} "
               "(sha256 verified)")
     else:
@@ -129,24 +126,26 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    from pomai.checkpoint import ResolvedWeights, check_weights
     from pomai.errors import CheckpointMismatchError, ChecksumMismatchError
-    from pomai.hub import BUNDLED_DIR, ResolvedWeights, cached_path, check_weights, manifest
+    from pomai.hub import cached_path
+    from pomai.manifest import read_manifest
 
-    entries = manifest().entries
+    entries = read_manifest().entries
     if not entries:
         print("No released weights in this pomai version yet: nothing to verify.")
         return 0
     bad = 0
     for entry in entries:
         files: list[tuple[str, Path | None]] = []
-        if entry.bundled:
-            files.append(("bundled", BUNDLED_DIR / entry.bundled))
-        if entry.repo_id is not None:
+        if entry.bundled_path is not None:
+            files.append(("bundled", entry.bundled_path))
+        if entry.hub is not None:
             files.append(("cached", cached_path(entry, args.cache_dir)))
         for where, path in files:
             if path is None or not path.is_file():
                 # Without a Hub repository the bundled file is the only copy: a broken install.
-                missing = entry.repo_id is None
+                missing = entry.hub is None
                 bad += missing
                 print(f"{entry.name} {where}: " + ("MISSING (reinstall pomai)" if missing
                                                    else "not present"))

@@ -4,6 +4,10 @@ Every fusion metric in :mod:`pomai.metrics` works on one grey channel. The field
 evaluation code (EvalTang, "Evaluation-for-Image-Fusion") reads each PNG, converts a 3-channel
 image with ``rgb2gray`` and keeps the uint8 grey levels; the float metrics use the same grey
 levels as float64 on the [0, 255] scale. This module reproduces that step exactly.
+
+It is the metrics' own reader, on purpose: fusion and training read images through
+:mod:`pomai.io` (any bit depth, EXIF orientation, BT.601 luminance); the metrics, and the
+modality study of :mod:`pomai.analysis`, measure what the MATLAB code measures.
 """
 
 from __future__ import annotations

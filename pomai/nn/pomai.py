@@ -37,10 +37,6 @@ class PoMAI(nn.Module):
         self.micm = MICM(self.config)
         self.decoder = Decoder(self.config)
 
-    def stage_one_modules(self) -> list[nn.Module]:
-        """The modules trained in stage 1 and frozen in stage 2 (E, NGMM, CAMN, D)."""
-        return [self.encoder, self.ngmm, self.camn, self.decoder]
-
     def encode(
         self, ir: torch.Tensor, vis: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

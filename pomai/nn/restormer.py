@@ -19,9 +19,8 @@ def pixel_gram(a: torch.Tensor, b: torch.Tensor, chunk: int | None = None) -> to
 
     With ``chunk``, the sum is taken as products over ``chunk`` pixels at a time, added up.
     On a GPU one (c, L) x (L, d) product with small c and d leaves the device nearly idle:
-    cuBLAS gives the whole L-long reduction to a few thread blocks (8 ms per product at
-    640×480, 93% of the `tiny` width's CUDA time per frame on an H200, profiled); the chunks
-    run in parallel.
+    cuBLAS gives the whole L-long reduction to a few thread blocks; the chunks run in
+    parallel.
     """
     length = a.shape[-1]
     if chunk is None or length < 2 * chunk:
@@ -81,12 +80,10 @@ class MDTA(nn.Module):
         One Gram matrix of the stacked ``[q; k]`` (2C, L) per sample gives all three: the
         heads' q k^T blocks lie on the diagonal of its q-k block, the squared norms on its
         diagonal. It computes cross-head products nobody needs, but reads q and k once instead
-        of three products per head: the sums took 5.5× less time at C = 16 and 3.2× less at
-        C = 64 (CPU, 640×480, channels-last). Products run per sample: q, k and v are channel
-        slices of one tensor, so a batched matmul would first copy them to merge the batch
-        dimensions (19% of a CPU forward, profiled). ``unbind`` and ``split`` give views whose
-        backward concatenates the gradients once, where indexing would allocate a full-size
-        zero gradient per slice (4× slower training).
+        of three products per head, which is much faster. Products run per sample: q, k and v
+        are channel slices of one tensor, so a batched matmul would first copy them to merge
+        the batch dimensions. ``unbind`` and ``split`` give views whose backward concatenates
+        the gradients once, where indexing would allocate a full-size zero gradient per slice.
         """
         c = qkv.shape[1] // 3
         per_head = c // self.heads

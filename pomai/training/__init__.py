@@ -1,4 +1,4 @@
-"""The paper's two-stage training: data, loss, trainer and command line.
+"""The paper's two-stage training: data, loss, trainer (command line: :mod:`pomai.commands.train`).
 
 Light to import (the command line's parser needs no torch): the names below load on first use.
 """

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from pomai.errors import InputError
-from pomai.folders import images_by_stem
+from pomai.folders import pair_folders
 from pomai.io import prepare_pair
 
 
@@ -31,23 +31,23 @@ def find_pairs(
                 f"training data folder {folder} does not exist: a data folder must hold "
                 f"'{ir_dir}/' and '{vis_dir}/' with one image per pair, paired by file name"
             )
-    ir, vis = (images_by_stem(f) for f in folders)
-    unpaired = sorted(set(ir) ^ set(vis))
-    if unpaired:
-        shown = ", ".join(
-            str(ir.get(s) or vis.get(s)) for s in unpaired[:10]
-        ) + (" ..." if len(unpaired) > 10 else "")
+    found = pair_folders(*folders)
+    if found.unpaired:
+        shown = ", ".join(map(str, found.unpaired[:10])) + (
+            " ..." if len(found.unpaired) > 10 else "")
         raise InputError(
-            f"{len(unpaired)} images in {root} have no partner in the other modality folder: "
-            f"{shown}. Every '{ir_dir}/' image needs a '{vis_dir}/' image with the same stem."
+            f"{len(found.unpaired)} images in {root} have no partner in the other modality "
+            f"folder: {shown}. Every '{ir_dir}/' image needs a '{vis_dir}/' image with the same "
+            "stem."
         )
-    stems = sorted(ir) if names is None else list(names)
-    missing = [s for s in stems if s not in ir]
+    pairs = {stem: (ir, vis) for stem, ir, vis in found.pairs}
+    stems = sorted(pairs) if names is None else list(names)
+    missing = [s for s in stems if s not in pairs]
     if missing:
         raise InputError(f"pairs {missing[:10]} of the pair list are not in {root}")
     if not stems:
         raise InputError(f"no image pairs found in {root} ({', '.join(map(str, folders))})")
-    return [(ir[s], vis[s]) for s in stems]
+    return [pairs[s] for s in stems]
 
 
 def load_pair(ir_path: Path, vis_path: Path) -> torch.Tensor:

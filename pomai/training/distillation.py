@@ -27,7 +27,8 @@ class Teacher(nn.Module):
 
     def __init__(self, name_or_path: str, device: torch.device, memoize: bool) -> None:
         super().__init__()
-        from pomai.hub import load_model, resolve
+        from pomai.checkpoint import load_model
+        from pomai.hub import resolve
 
         model, self.stage = load_model(resolve(name_or_path))
         self.model = model.to(device).eval().requires_grad_(False)

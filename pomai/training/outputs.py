@@ -1,29 +1,18 @@
-"""What a training run writes: atomic checkpoints, loss history, the curve, the exported weights."""
+"""What a training run writes besides its checkpoints: the loss history and the loss curve.
+
+The resumable checkpoint is :mod:`pomai.training.checkpoint`, the exported weights
+:func:`pomai.checkpoint.export_weights`.
+"""
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-from torch import nn
 
 from pomai.atomic import atomic_write_bytes
-
-WEIGHTS_NAME = "model.safetensors"
-MANIFEST_ENTRY_NAME = "manifest_entry.json"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_history(
@@ -64,43 +53,4 @@ def plot_loss_curve(out: Path, columns: Sequence[str], step_log: list[list[float
     plt.close(fig)
     path = out / "loss_curve.png"
     atomic_write_bytes(buffer.getvalue(), path)
-    return path
-
-
-def export_checkpoint(
-    model: nn.Module,
-    out: Path,
-    *,
-    inference_stage: int,
-    settings: dict[str, Any],
-    steps: int,
-    wall_time: float,
-    data_pairs: int,
-) -> Path:
-    """Write ``model.safetensors`` (weights + config metadata) and its manifest entry."""
-    from safetensors.torch import save
-
-    metadata = {
-        "format": "pt",
-        "pomai_config": model.config.to_json(),
-        "inference_stage": str(inference_stage),
-    }
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    path = out / WEIGHTS_NAME
-    atomic_write_bytes(save(state, metadata=metadata), path)
-    entry = {
-        "config": model.config.to_dict(),
-        "inference_stage": inference_stage,
-        "filename": WEIGHTS_NAME,
-        "sha256": sha256_file(path),
-        "size_bytes": path.stat().st_size,
-        "training": {
-            "data": settings["data"],
-            "pairs": data_pairs,
-            "steps": steps,
-            "wall_time_s": round(wall_time, 1),
-            "settings": settings,
-        },
-    }
-    atomic_write_bytes(json.dumps(entry, indent=2).encode(), out / MANIFEST_ENTRY_NAME)
     return path

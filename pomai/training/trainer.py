@@ -24,6 +24,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from pomai.checkpoint import export_weights, load_model
 from pomai.devices import pick_device
 from pomai.errors import UsageError
 from pomai.nn.pomai import PoMAI
@@ -31,9 +32,10 @@ from pomai.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_che
 from pomai.training.data import Augment, PairedImages, epoch_order, find_pairs
 from pomai.training.distillation import Teacher, distillation_loss
 from pomai.training.loss import FusionLoss
-from pomai.training.outputs import export_checkpoint, plot_loss_curve, write_history
+from pomai.training.outputs import plot_loss_curve, write_history
 from pomai.training.settings import ABLATIONS, TrainSettings
 
+# The modules trained in stage 1 and frozen in stage 2 (E, NGMM, CAMN, D), by attribute name.
 STAGE_ONE = ("encoder", "ngmm", "camn", "decoder")
 ALL_MODULES = (*STAGE_ONE, "micm")
 LOSS_COLUMNS = ("total", "ssim", "mse", "intensity", "gradient")
@@ -213,7 +215,7 @@ class Trainer:
         With ``init_partial`` the network takes the weights it has (same name and shape) from a
         larger one, e.g. the first Restormer blocks of a deeper encoder, and ignores the rest.
         """
-        from pomai.hub import load_model, resolve
+        from pomai.hub import resolve
 
         source, _ = load_model(resolve(name_or_path))
         state = source.state_dict()
@@ -340,14 +342,18 @@ class Trainer:
         if self.rank != 0:
             return None
         plot_loss_curve(self.out, self.loss_columns, self.state.step_log)
-        return export_checkpoint(
+        settings = self.settings.run_record()
+        return export_weights(
             self.model,
             self.out,
             inference_stage=self.phases[-1].forward_stage,
-            settings=self.settings.run_record(),
-            steps=self.state.global_step,
-            wall_time=self.state.wall_time,
-            data_pairs=len(self.data),
+            training={
+                "data": settings["data"],
+                "pairs": len(self.data),
+                "steps": self.state.global_step,
+                "wall_time_s": round(self.state.wall_time, 1),
+                "settings": settings,
+            },
         )
 
     def _train_step(

@@ -1,31 +1,23 @@
 """Reproduce docs/analysis.md: the Figure 1 modality study on MSRS test128 (361 pairs).
 
-    python benchmarks/run_analysis.py                       # numbers + docs/figures/...png
-    python benchmarks/run_analysis.py --json /tmp/msrs.json # also the full per-pair result
+    python -m scripts.studies.run_analysis                       # numbers + docs/figures/...png
+    python -m scripts.studies.run_analysis --json /tmp/msrs.json # also the full per-pair result
 
-The data is read from ../shared/data (relative to the project root) or $POMAI_SHARED_DATA.
+The data is read from the development data folder (:func:`benchmarks.common.data_root`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from pomai.analysis import analyze_folder, format_summary, plot_analysis  # noqa: E402
-from pomai.metrics import read_grey  # noqa: E402
-
-
-def _shared_data() -> Path:
-    env = os.environ.get("POMAI_SHARED_DATA")
-    return Path(env) if env else ROOT.parent / "shared" / "data"
+from benchmarks.common import ROOT, data_root
+from pomai.analysis import analyze_folder, format_summary, plot_analysis
+from pomai.metrics import read_grey
 
 
 def _raw_gradient_p(result: dict, ir_dir: Path, vis_dir: Path) -> tuple[float, float]:
@@ -43,7 +35,7 @@ def _raw_gradient_p(result: dict, ir_dir: Path, vis_dir: Path) -> tuple[float, f
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=_shared_data() / "msrs" / "test128")
+    parser.add_argument("--data", type=Path, default=data_root() / "msrs" / "test128")
     parser.add_argument(
         "--figure", type=Path, default=ROOT / "docs" / "figures" / "analysis_msrs_test128.png"
     )

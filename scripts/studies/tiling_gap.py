@@ -1,7 +1,7 @@
 """Measure how far tiled fusion is from whole-image fusion, on real pairs (docs/api.md, "Tiling
 gap per shipped checkpoint").
 
-    python benchmarks/tiling_gap.py --model NAME_OR_PATH [--tile 256] [--overlap 0.25]
+    python -m scripts.studies.tiling_gap --model NAME_OR_PATH [--tile 256] [--overlap 0.25]
         [--pairs 20] [--border 16] [--data DIR ...] [--tile-statistics] [--json OUT.json]
 
 PoMAI has global operations (MDTA channel attention, NGMM hashing and MICM channel attention
@@ -11,9 +11,9 @@ pomai.nn.image_statistics); ``--tile-statistics`` measures the one-pass mode in 
 uses its own. NGMM's hashing groups pixels within a tile either way. For each pair this
 fuses the luminance whole and tiled and reports, per data folder: PSNR of tiled against whole
 (peak 1), the largest absolute difference, and the mean absolute error within ``--border`` px of
-an inner tile edge (a seam) against the error elsewhere. The goal of issue 3 is PSNR >= 40 dB
-and border error <= 1.5x interior error. Data folders default to MSRS test and TNO under
-../shared/data (or $POMAI_SHARED_DATA).
+an inner tile edge (a seam) against the error elsewhere. The target is PSNR >= 40 dB and a
+border error <= 1.5x the interior error. Data folders default to MSRS test and TNO in the
+development data folder (:func:`benchmarks.common.data_root`).
 """
 
 from __future__ import annotations
@@ -21,25 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import pomai  # noqa: E402
-from pomai.io import prepare_pair  # noqa: E402
-from pomai.tiling import window_starts  # noqa: E402
-from pomai.training.data import find_pairs  # noqa: E402
-
-
-def _shared_data() -> Path:
-    env = os.environ.get("POMAI_SHARED_DATA")
-    return Path(env) if env else ROOT.parent / "shared" / "data"
+import pomai
+from benchmarks.common import data_root
+from pomai.io import prepare_pair
+from pomai.tiling import window_starts
+from pomai.training.data import find_pairs
 
 
 def seam_mask(height: int, width: int, tile: int, overlap: float, border: int) -> torch.Tensor:
@@ -103,7 +94,7 @@ def markdown(model: str, tile: int, overlap: float, border: int, statistics: str
              results: dict[str, dict[str, Any]]) -> str:
     lines = [
         f"Model `{model}`, tile {tile}, overlap {overlap}, border {border} px, {statistics} "
-        "statistics (`python benchmarks/tiling_gap.py`).",
+        "statistics (`python -m scripts.studies.tiling_gap`).",
         "",
         "| data | pairs (tiled) | PSNR mean / min over tiled pairs (dB) | tiled pairs < 40 dB | "
         "max abs diff | MAE border | MAE interior | border / interior |",
@@ -132,7 +123,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", required=True, help="released name, .safetensors or run dir")
     parser.add_argument("--data", nargs="+", type=Path,
-                        default=[_shared_data() / "msrs" / "test", _shared_data() / "tno"],
+                        default=[data_root() / "msrs" / "test", data_root() / "tno"],
                         help="folders with ir/ and vi/")
     parser.add_argument("--pairs", type=int, default=20, help="pairs per folder (first N)")
     parser.add_argument("--tile", type=int, default=256)
@@ -152,7 +143,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         rows = [measure_pair(fuser, ir, vis, args.tile, args.overlap, args.border,
                              image_statistics=not args.tile_statistics)
                 for ir, vis in pairs]
-        shared = _shared_data().resolve()
+        shared = data_root().resolve()
         name = (str(folder.resolve().relative_to(shared)) if folder.resolve().is_relative_to(shared)
                 else f"{folder.parent.name}/{folder.name}")
         results[name], rows_by_data[name] = summarise(rows), rows

@@ -5,7 +5,7 @@ pairs are full resolution. This fuses the 20 full-resolution test scenes at 640Ã
 20 scenes from msrs/test128 at 128Ã—128, and reports each model metric relative to the
 pixel-maximum baseline at the same scale, so the two scales can be compared:
 
-    python benchmarks/scale_gap.py --model runs/msrs-tiny [--data ../shared/data/msrs]
+    python -m scripts.studies.scale_gap --model msrs [--data DATA/msrs]
 """
 
 from __future__ import annotations
@@ -14,11 +14,10 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from benchmarks.common import data_root
 from pomai.evaluation import Dataset, baseline_methods, evaluate, model_method
 from pomai.fuser import load
 from pomai.metrics import METRIC_NAMES
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "msrs"
 
 
 def common_scenes(full: Path, small: Path, link_root: Path) -> list[Dataset]:
@@ -38,7 +37,7 @@ def common_scenes(full: Path, small: Path, link_root: Path) -> list[Dataset]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="the msrs folder")
+    parser.add_argument("--data", type=Path, default=data_root() / "msrs", help="the msrs folder")
     args = parser.parse_args(argv)
     fuser = load(args.model, device="cpu")
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,37 +1,31 @@
-"""benchmarks/tiling_gap.py and benchmarks/tiled_memory.py run (test checkpoint, small tiles)."""
+"""scripts/studies: the tiling-gap and scale-gap accuracy studies run (test checkpoint, small
+images)."""
 
 from __future__ import annotations
 
 import json
-import runpy
 from pathlib import Path
 
 import pytest
-import torch
 
-BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
-
-
-@pytest.fixture(scope="module")
-def tiling_gap() -> dict:
-    return runpy.run_path(str(BENCHMARKS / "tiling_gap.py"))
+from scripts.studies import scale_gap, tiling_gap
 
 
-def test_seam_mask_marks_pixels_near_inner_tile_edges(tiling_gap: dict) -> None:
+def test_seam_mask_marks_pixels_near_inner_tile_edges() -> None:
     # Length 20, tile 12, overlap 0.25 (3 px): windows [0, 12) and [8, 20); inner edges 8 and 12.
-    mask = tiling_gap["seam_mask"](20, 5, 12, 0.25, 2)
+    mask = tiling_gap.seam_mask(20, 5, 12, 0.25, 2)
     rows = mask[:, 0]
     assert rows.tolist() == [i in (6, 7, 8, 9, 10, 11, 12, 13) for i in range(20)]
     assert not mask[0].any()  # width 5 < tile: no seam across columns
 
 
 def test_tiling_gap_reports_psnr_max_diff_and_border_error(
-    tiling_gap: dict, trained_run: Path, make_pairs, tmp_path: Path
+    trained_run: Path, make_pairs, tmp_path: Path
 ) -> None:
     data = make_pairs(tmp_path / "tno", ["a", "b"], (64, 72))
     make_pairs(tmp_path / "tno", ["c"], (24, 32))  # fits in one tile: fused whole, exactly
     out = tmp_path / "gap.json"
-    report = tiling_gap["main"](["--model", str(trained_run), "--data", str(data), "--tile", "32",
+    report = tiling_gap.main(["--model", str(trained_run), "--data", str(data), "--tile", "32",
                                  "--border", "4", "--device", "cpu", "--json", str(out)])
     summary = report["summary"][f"{tmp_path.name}/tno"]
     rows = report["pairs"][f"{tmp_path.name}/tno"]
@@ -45,14 +39,15 @@ def test_tiling_gap_reports_psnr_max_diff_and_border_error(
     assert json.loads(out.read_text())["summary"] == report["summary"]
 
 
-@pytest.mark.parametrize("one_pass", [False, True])
-def test_tiled_memory_benchmark(trained_run: Path, make_pairs, tmp_path: Path,
-                                one_pass: bool) -> None:
-    data = make_pairs(tmp_path / "d", ["a"], (40, 40))
-    main = runpy.run_path(str(BENCHMARKS / "tiled_memory.py"))["main"]
-    result = main(["--model", str(trained_run), "--size", "96", "--tile", "48", "--device", "cpu",
-                   "--pair", str(data / "ir" / "a.png"), str(data / "vi" / "a.png")]
-                  + ["--tile-statistics"] * one_pass)
-    assert result["tile_used"] == 48 and result["peak_bytes"] > 0
-    assert result["image_statistics"] is not one_pass
-    assert result["device"] == str(torch.device("cpu"))
+def test_scale_gap_compares_the_same_scenes_at_both_scales(
+    tmp_path: Path, make_pairs, trained_weights: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    msrs = tmp_path / "msrs"
+    make_pairs(msrs / "test", ["s1", "s2", "only_full"], (40, 48))
+    make_pairs(msrs / "test128", ["s1", "s2", "only_small"], (24, 24))
+    assert scale_gap.main(["--model", str(trained_weights), "--data", str(msrs)]) == 0
+    out = capsys.readouterr().out
+    assert "**640×480** (2 pairs)" in out and "**128×128** (2 pairs)" in out
+    ratios = [line for line in out.splitlines() if line.startswith(("| 640", "| 128"))]
+    assert len(ratios) == 2  # the ratio table: one row per scale, a value per metric
+    assert all(len(row.strip("|").split("|")) == 1 + 9 for row in ratios)

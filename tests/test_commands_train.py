@@ -11,8 +11,8 @@ import torch
 from safetensors.torch import load_file
 
 import pomai.training.trainer as trainer_module
+from pomai.checkpoint import sha256_of
 from pomai.cli import main
-from pomai.training.outputs import sha256_file
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +43,7 @@ def test_train_end_to_end(
     assert settings["seed"] == 3 and settings["lr"] == 1e-3 and settings["progress"] is False
     assert settings["stage"] == "both" and settings["ablation"] == "none"
     entry = json.loads((out / "manifest_entry.json").read_text())
-    assert entry["sha256"] == sha256_file(out / "model.safetensors")
+    assert entry["sha256"] == sha256_of(out / "model.safetensors")
     assert entry["training"]["steps"] == 4 and entry["inference_stage"] == 2
     assert len(load_file(str(out / "model.safetensors"))) > 0
 

@@ -1,4 +1,4 @@
-"""``pomai train``: the command line of :mod:`pomai.training`."""
+"""``pomai train``: the command line of :mod:`pomai.training` (two stages, resumable)."""
 
 from __future__ import annotations
 
