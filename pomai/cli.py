@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "pomai.training.cli",
     "pomai.commands.analyze",
     "pomai.commands.eval",
+    "pomai.commands.export",
 )
 # PomaiErrors that mean "the work failed" (exit 1); every other one means "could not start" (2).
 FAILED_WORK = (TileOutOfMemoryError, ChecksumMismatchError, ManifestError)
