@@ -26,6 +26,7 @@ from pomai.errors import ChecksumMismatchError, ManifestError, PomaiError, TileO
 
 COMMAND_MODULES = (
     "pomai.commands.fuse",
+    "pomai.commands.fuse_video",
     "pomai.commands.weights",
     "pomai.training.cli",
     "pomai.commands.analyze",

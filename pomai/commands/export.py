@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from pomai.commands.options import add_model_source
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser(
@@ -20,11 +22,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("onnx",), default="onnx",
                         help="output format (onnx, the default and only one)")
     parser.add_argument("-o", "--out", type=Path, required=True, help="output .onnx file")
-    parser.add_argument("--stage", type=int, choices=(1, 2),
-                        help="export this stage instead of the model's (1 skips MICM)")
-    parser.add_argument("--revision", help="Hub revision of the model")
-    parser.add_argument("--cache-dir", help="Hub cache folder")
-    parser.add_argument("--offline", action="store_true", help="never use the network")
+    add_model_source(parser)
     parser.set_defaults(handler=run)
 
 
