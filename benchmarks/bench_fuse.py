@@ -5,6 +5,7 @@
     python benchmarks/bench_fuse.py --model runs/x/model.safetensors --dtype float32 bfloat16
     python benchmarks/bench_fuse.py --device cuda           # ms/frame in float32 and float16
     python benchmarks/bench_fuse.py --json /tmp/bench_fuse.json
+    python benchmarks/bench_fuse.py --model msrs --onnx --sizes 640x480 --tiled-sizes --batch 0
 
 Models: every checkpoint of the weights manifest (``pomai.list_models()``), plus ``--model``
 (a name, ``.safetensors`` file or run folder; repeatable) and ``--config NAME`` (repeatable):
@@ -49,6 +50,10 @@ CPU and float32 + float16 on CUDA), ``--device`` (default: cpu, and cuda when av
 memory (torch.profiler): operators by self time, overall and by input shape
 (``DIR/<measurement>.txt``), and a Chrome trace (``.trace.json``, for chrome://tracing or
 Perfetto).
+``--onnx`` adds, for every model and ``--sizes``, a CPU row "NAME · ONNX Runtime": the model
+exported with ``pomai.export_onnx`` (not timed) and run in ONNX Runtime (``--threads`` intra-op
+threads) inside the numpy colour pipeline of examples/onnx_fuse.py, which does what
+``fuse()`` does around the network; its ratio to refconv is measured as for the other rows.
 A measurement whose child fails (an error, out of memory) is listed under "Failed" and the
 run goes on.
 """
@@ -254,6 +259,9 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
         def call() -> Any:
             return fuser.fuse(ir, vis, tile=tile, overlap=task["overlap"])
 
+        if task.get("runtime") == "onnxruntime":
+            call = onnx_runtime_call(fuser, ir, vis, task["threads"])
+
         first, times = _timed(call, task["warmup"], task["runs"], sync)
     else:
         pairs = [make(i) for i in range(frames)]
@@ -309,6 +317,23 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
         if mode == "batch":
             result["singles_ratio"] = result["singles_seconds_median"] / frames / ref
     return result
+
+
+def onnx_runtime_call(fuser: Any, ir: Any, vis: Any, threads: int) -> Callable[[], Any]:
+    """``fuse(ir, vis)`` as an ONNX Runtime deployment runs it: the exported network inside
+    examples/onnx_fuse.py's numpy colour pipeline."""
+    import onnxruntime as ort
+
+    import pomai
+
+    pipeline = _load("onnx_fuse", ROOT / "examples" / "onnx_fuse.py")
+    with tempfile.TemporaryDirectory(prefix="pomai-bench-onnx-") as folder:
+        pomai.export_onnx(fuser, Path(folder) / "model.onnx")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        session = ort.InferenceSession(str(Path(folder) / "model.onnx"), options,
+                                       providers=["CPUExecutionProvider"])
+    return lambda: pipeline.fuse(session, ir, vis)
 
 
 def profile_call(call: Callable[[], Any], sync: Callable[[], None], folder: Path,
@@ -446,6 +471,12 @@ def build_tasks(args: argparse.Namespace) -> list[dict[str, Any]]:
                     tasks.append(new_task(common, spec, **kw, mode="batch",
                                           size=parse(args.batch_size), tile=None,
                                           runs=args.runs, batch=args.batch))
+        if args.onnx:
+            onnx_spec = {**spec, "label": f"{spec['label']} · ONNX Runtime",
+                         "runtime": "onnxruntime"}
+            tasks += [new_task(common, onnx_spec, device="cpu", dtype="float32", mode="single",
+                               size=parse(size), tile=None, runs=args.runs)
+                      for size in args.sizes]
     return tasks
 
 
@@ -571,6 +602,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="default: cpu, and cuda when available")
     parser.add_argument("--pair", nargs=2, type=Path, metavar=("IR", "VIS"),
                         help="real images (resized) instead of synthetic ones")
+    parser.add_argument("--onnx", action="store_true",
+                        help="also time each model exported to ONNX in ONNX Runtime (CPU)")
     parser.add_argument("--no-ratio", dest="ratio", action="store_false",
                         help="skip the refconv calibration")
     parser.add_argument("--profile", type=Path, metavar="DIR",

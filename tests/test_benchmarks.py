@@ -181,6 +181,24 @@ def test_bench_fuse_checkpoint_in_bfloat16_with_profile(
     assert table.with_suffix(".trace.json").is_file()
 
 
+def test_bench_fuse_onnx_runtime_row(trained_weights: Path, monkeypatch: pytest.MonkeyPatch,
+                                     tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    bench = load_script("bench_fuse")
+    fake = tmp_path / "refconv.py"
+    fake.write_text(FAKE_REFCONV)
+    monkeypatch.setattr(bench, "REFCONV", fake)
+    torch_row, onnx_row = bench.main([
+        "--model", str(trained_weights), "--onnx", "--sizes", "32x32", "--tiled-sizes",
+        "--batch", "0", "--runs", "1", "--threads", "1", "--device", "cpu", "--in-process",
+    ])
+    assert onnx_row["label"] == f"{trained_weights} · ONNX Runtime"
+    assert (onnx_row["device"], onnx_row["dtype"], onnx_row["tile"]) == ("cpu", "float32", None)
+    assert onnx_row["macs_per_pixel"] == torch_row["macs_per_pixel"]
+    assert onnx_row["ratio"] == pytest.approx(onnx_row["seconds_per_frame"] / 0.5)
+
+
 def test_missing_refconv_is_skipped_by_bench_fuse(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
