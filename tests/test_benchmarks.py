@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 import torch
 
@@ -309,3 +310,16 @@ def test_scale_gap_compares_the_same_scenes_at_both_scales(
     ratios = [line for line in out.splitlines() if line.startswith(("| 640", "| 128"))]
     assert len(ratios) == 2  # the ratio table: one row per scale, a value per metric
     assert all(len(row.strip("|").split("|")) == 1 + 9 for row in ratios)
+
+
+def test_video_flicker_table(trained_weights: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bench = load_script("video_flicker")
+    rows = bench.main(["--model", str(trained_weights), "--frames", "2"])
+    assert [r["sequence"] for r in rows] == ["static + noise", "synthetic pan", "sample pan"]
+    static = rows[0]
+    # independent noise of σ in each frame: E|n1 - n2| = 2σ/√π, before 8-bit rounding
+    expected = 2 * bench.NOISE / np.sqrt(np.pi)
+    assert static["infrared"] == pytest.approx(expected, rel=0.15)
+    assert all(r[k] > 0 for r in rows for k in ("fused (minmax)", "fused (none)"))
+    table = capsys.readouterr().out
+    assert table.count("\n| ") == 4 and "| static + noise |" in table
