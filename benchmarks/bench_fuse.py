@@ -254,13 +254,13 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
     call: Callable[[], Any]
     if mode == "single":
         ir, vis = make(0)
-        rss_before = _maxrss()
 
         def call() -> Any:
             return fuser.fuse(ir, vis, tile=tile, overlap=task["overlap"])
 
         if task.get("runtime") == "onnxruntime":
             call = onnx_runtime_call(fuser, ir, vis, task["threads"])
+        rss_before = _maxrss()  # after an export: the increase is the runtime's own
 
         first, times = _timed(call, task["warmup"], task["runs"], sync)
     else:
