@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from pomai.atomic import atomic_write_bytes
+from pomai.errors import MissingDependencyError
 from pomai.optional import require
 
 if TYPE_CHECKING:
@@ -91,6 +92,9 @@ def export_onnx(
     """
     onnx = require("onnx", "ONNX export")
     require("onnxscript", "ONNX export")
+    if not hasattr(torch.compiler, "is_exporting"):
+        raise MissingDependencyError(f"ONNX export needs PyTorch 2.6 or later, not "
+                                     f"{torch.__version__}: upgrade torch")
     from pomai import __version__
     from pomai.fuser import Fuser, load
 

@@ -12,6 +12,8 @@ from pomai.nn.layernorm import ChannelLayerNorm
 NORM_EPS = 1e-12
 # Pixels per partial product of MDTA's Gram matrices on CUDA (see pixel_gram).
 GRAM_CHUNK = 4096
+# True while torch.export traces (pomai.export); PyTorch < 2.6 has no such flag and no export.
+is_exporting = getattr(torch.compiler, "is_exporting", lambda: False)
 
 
 def pixel_gram(a: torch.Tensor, b: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
@@ -65,7 +67,7 @@ class MDTA(nn.Module):
         k_norm = k_squared.clamp_min(0).sqrt().clamp_min(NORM_EPS)
         scores = gram / (q_norm[..., :, None] * k_norm[..., None, :])
         attn = (scores * self.temperature).softmax(dim=-1).to(qkv.dtype)  # (B, h, C/h, C/h)
-        if torch.compiler.is_exporting():  # batched: one exported graph for every batch size
+        if is_exporting():  # batched: one exported graph for every batch size
             out = attn @ qkv.flatten(2).unflatten(1, (3, self.heads, -1))[:, 2]
         else:
             out = torch.stack([a @ self._split(sample.flatten(1))[2]
@@ -94,7 +96,7 @@ class MDTA(nn.Module):
         c = qkv.shape[1] // 3
         per_head = c // self.heads
         chunk = GRAM_CHUNK if qkv.is_cuda else None
-        if torch.compiler.is_exporting():  # batched: one exported graph for every batch size
+        if is_exporting():  # batched: one exported graph for every batch size
             query_key = qkv[:, : 2 * c]
             full = pixel_gram(query_key, query_key)
         else:
