@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> None:
     """Write ``data`` to ``path`` atomically (parent folders are created)."""
-    with atomic_file(path) as tmp, open(tmp, "wb") as f:
+    with atomic_file(path) as tmp, os.fdopen(os.open(tmp, os.O_WRONLY), "wb") as f:
         f.write(data)
 
 
