@@ -5,6 +5,7 @@
     python -m benchmarks.bench_fuse --model runs/x/model.safetensors --dtype float32 bfloat16
     python -m benchmarks.bench_fuse --device cuda           # ms/frame in float32 and float16
     python -m benchmarks.bench_fuse --json /tmp/bench_fuse.json
+    python -m benchmarks.bench_fuse --model msrs --onnx --sizes 640x480 --tiled-sizes --batch 0
 
 Models: every checkpoint of the weights manifest (``pomai.list_models()``), plus ``--model``
 (a name, ``.safetensors`` file or run folder; repeatable) and ``--config NAME`` (repeatable):
@@ -49,6 +50,10 @@ CPU and float32 + float16 on CUDA), ``--device`` (default: cpu, and cuda when av
 memory (torch.profiler): operators by self time, overall and by input shape
 (``DIR/<measurement>.txt``), and a Chrome trace (``.trace.json``, for chrome://tracing or
 Perfetto).
+``--onnx`` adds, for every model and ``--sizes``, a CPU row "NAME · ONNX Runtime": the model
+exported with ``pomai.export_onnx`` (not timed) and run in ONNX Runtime (``--threads`` intra-op
+threads) inside the numpy colour pipeline of examples/onnx_fuse.py, which does what
+``fuse()`` does around the network; its ratio to refconv is measured as for the other rows.
 A measurement whose child fails (an error, out of memory) is listed under "Failed" and the
 run goes on.
 """
@@ -70,6 +75,7 @@ from typing import Any
 from benchmarks.bench_model import check_flop_counting, count_flops, parse_size
 from benchmarks.common import (
     ChildFailed,
+    load_example,
     load_refconv,
     mib,
     note_missing_refconv,
@@ -217,10 +223,13 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
     call: Callable[[], Any]
     if mode == "single":
         ir, vis = make(0)
-        rss_before = _maxrss()
 
         def call() -> Any:
             return fuser.fuse(ir, vis, tile=tile, overlap=task["overlap"])
+
+        if task.get("runtime") == "onnxruntime":
+            call = onnx_runtime_call(fuser, ir, vis, task["threads"])
+        rss_before = _maxrss()  # after an export: the increase is the runtime's own
 
         first, times = _timed(call, task["warmup"], task["runs"], sync)
     else:
@@ -277,6 +286,23 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
         if mode == "batch":
             result["singles_ratio"] = result["singles_seconds_median"] / frames / ref
     return result
+
+
+def onnx_runtime_call(fuser: Any, ir: Any, vis: Any, threads: int) -> Callable[[], Any]:
+    """``fuse(ir, vis)`` as an ONNX Runtime deployment runs it: the exported network inside
+    examples/onnx_fuse.py's numpy colour pipeline."""
+    import onnxruntime as ort
+
+    import pomai
+
+    pipeline = load_example("onnx_fuse")
+    with tempfile.TemporaryDirectory(prefix="pomai-bench-onnx-") as folder:
+        pomai.export_onnx(fuser, Path(folder) / "model.onnx")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        session = ort.InferenceSession(str(Path(folder) / "model.onnx"), options,
+                                       providers=["CPUExecutionProvider"])
+    return lambda: pipeline.fuse(session, ir, vis)
 
 
 def profile_call(call: Callable[[], Any], sync: Callable[[], None], folder: Path,
@@ -400,6 +426,12 @@ def build_tasks(args: argparse.Namespace) -> list[dict[str, Any]]:
                     tasks.append(new_task(common, spec, **kw, mode="batch",
                                           size=parse_size(args.batch_size), tile=None,
                                           runs=args.runs, batch=args.batch))
+        if args.onnx:
+            onnx_spec = {**spec, "label": f"{spec['label']} · ONNX Runtime",
+                         "runtime": "onnxruntime"}
+            tasks += [new_task(common, onnx_spec, device="cpu", dtype="float32", mode="single",
+                               size=parse_size(size), tile=None, runs=args.runs)
+                      for size in args.sizes]
     return tasks
 
 
@@ -516,6 +548,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="default: cpu, and cuda when available")
     parser.add_argument("--pair", nargs=2, type=Path, metavar=("IR", "VIS"),
                         help="real images (resized) instead of synthetic ones")
+    parser.add_argument("--onnx", action="store_true",
+                        help="also time each model exported to ONNX in ONNX Runtime (CPU)")
     parser.add_argument("--no-ratio", dest="ratio", action="store_false",
                         help="skip the refconv calibration")
     parser.add_argument("--profile", type=Path, metavar="DIR",

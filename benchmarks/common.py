@@ -42,6 +42,17 @@ def load_refconv() -> ModuleType | None:
     return module
 
 
+def load_example(name: str) -> ModuleType:
+    """``examples/<name>.py``, which a benchmark times as a user runs it (examples are scripts,
+    not a package, so it is loaded from its path)."""
+    path = ROOT / "examples" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"examples_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def note_missing_refconv() -> None:
     """Say on stderr that times will have no ratio to the calibration workload."""
     print(f"note: {REFCONV} not found: no ratio to the calibration workload", file=sys.stderr)

@@ -14,6 +14,7 @@ from pomai.errors import (
     DeviceUnavailableError,
     InputError,
     ManifestError,
+    MissingDependencyError,
     PomaiError,
     TileOutOfMemoryError,
     UnknownModelError,
@@ -32,6 +33,7 @@ _LAZY = {
     "list_models": "pomai.manifest",
     "samples": "pomai.sample_pairs",
     "SamplePair": "pomai.sample_pairs",
+    "export_onnx": "pomai.export",
 }
 
 
@@ -41,6 +43,7 @@ __all__ = [
     "DeviceUnavailableError",
     "InputError",
     "ManifestError",
+    "MissingDependencyError",
     "PomaiError",
     "TileOutOfMemoryError",
     "UnknownModelError",

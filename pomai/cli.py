@@ -26,10 +26,12 @@ from pomai.errors import ChecksumMismatchError, ManifestError, PomaiError, TileO
 
 COMMAND_MODULES = (
     "pomai.commands.fuse",
+    "pomai.commands.fuse_video",
     "pomai.commands.weights",
     "pomai.commands.train",
     "pomai.commands.analyze",
     "pomai.commands.eval",
+    "pomai.commands.export",
 )
 # PomaiErrors that mean "the work failed" (exit 1); every other one means "could not start" (2).
 FAILED_WORK = (TileOutOfMemoryError, ChecksumMismatchError, ManifestError)

@@ -14,6 +14,7 @@ __all__ = [
     "DeviceUnavailableError",
     "InputError",
     "ManifestError",
+    "MissingDependencyError",
     "PomaiError",
     "TileOutOfMemoryError",
     "UnknownModelError",
@@ -66,3 +67,8 @@ class ManifestError(PomaiError, ValueError):
 
 class TileOutOfMemoryError(PomaiError, MemoryError):
     """Out of memory with the requested (or the smallest automatic) tile; says what to try."""
+
+
+class MissingDependencyError(PomaiError, ImportError):
+    """A feature whose optional Python package is not installed; the message names the extra
+    that installs it (``pip install 'pomai[deploy]'``)."""

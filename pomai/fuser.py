@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import torch
@@ -11,7 +13,7 @@ import torch
 from pomai.checkpoint import load_model
 from pomai.config import PoMAIConfig
 from pomai.devices import pick_device
-from pomai.errors import UsageError
+from pomai.errors import InputError, UsageError
 from pomai.hub import resolve
 from pomai.io import ImageInput, prepare_pair, restore
 from pomai.manifest import WeightsEntry, default_model
@@ -213,6 +215,41 @@ class Fuser:
                                     blend=blend, image_statistics=image_statistics,
                                     progress=progress, window_batch_size=window_batch_size)
         return restore(normalize_luminance(fused, normalize), pair)
+
+    def fuse_stream(
+        self,
+        pairs: Iterable[tuple[ImageInput, ImageInput]],
+        *,
+        batch_size: int = 8,
+        normalize: Normalize = DEFAULT_NORMALIZE,
+        tile: Tile = "auto",
+    ) -> Iterator[Any]:
+        """Fuse a stream of (infrared, visible) frames, ``batch_size`` frames per network call.
+
+        Frames are taken from ``pairs`` lazily, as the output is consumed, and each fused frame
+        is what :meth:`fuse` returns for that pair (the visible frame's kind, colour kept),
+        normalised per frame. All frames of a batch must have one size. Every frame is hashed on
+        its own: docs/deploy.md measures the frame-to-frame flicker that leaves.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise UsageError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        check_normalize(normalize)
+        check_tiling(tile, 0.25, "gaussian", MIN_TILE)
+        iterator = iter(pairs)
+        while batch := [prepare_pair(ir, vis) for ir, vis in itertools.islice(iterator,
+                                                                              batch_size)]:
+            sizes = {tuple(p.ir.shape[-2:]) for p in batch}
+            if len(sizes) > 1:
+                raise InputError(f"frames of one stream differ in size ({sorted(sizes)}, H×W): "
+                                 "resize them to one size first")
+            fused = self.fuse_luminance(torch.cat([p.ir for p in batch]),
+                                        torch.cat([p.vis_y for p in batch]), tile=tile)
+            fused = normalize_luminance(fused, normalize)
+            start = 0
+            for pair in batch:  # a pair of batched tensors holds several frames
+                end = start + pair.ir.shape[0]
+                yield restore(fused[start:end], pair)
+                start = end
 
     @torch.inference_mode()
     def fuse_luminance(

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from types import ModuleType
 
+import numpy as np
 import pytest
 import torch
 
@@ -179,6 +180,24 @@ def test_bench_fuse_checkpoint_in_bfloat16_with_profile(
     assert table.with_suffix(".trace.json").is_file()
 
 
+def test_bench_fuse_onnx_runtime_row(trained_weights: Path, monkeypatch: pytest.MonkeyPatch,
+                                     tmp_path: Path) -> None:
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    bench = load_script("bench_fuse")
+    fake = tmp_path / "refconv.py"
+    fake.write_text(FAKE_REFCONV)
+    monkeypatch.setattr(common, "REFCONV", fake)
+    torch_row, onnx_row = bench.main([
+        "--model", str(trained_weights), "--onnx", "--sizes", "32x32", "--tiled-sizes",
+        "--batch", "0", "--runs", "1", "--threads", "1", "--device", "cpu", "--in-process",
+    ])
+    assert onnx_row["label"] == f"{trained_weights} · ONNX Runtime"
+    assert (onnx_row["device"], onnx_row["dtype"], onnx_row["tile"]) == ("cpu", "float32", None)
+    assert onnx_row["macs_per_pixel"] == torch_row["macs_per_pixel"]
+    assert onnx_row["ratio"] == pytest.approx(onnx_row["seconds_per_frame"] / 0.5)
+
+
 def test_scaling_slope_and_table() -> None:
     bench = load_script("bench_scaling")
     assert bench.log_slope([1, 2, 4], [3, 6, 12]) == pytest.approx(1.0)
@@ -279,3 +298,19 @@ def test_tiled_memory_benchmark(trained_run: Path, make_pairs, tmp_path: Path,
     assert result["tile_used"] == 48 and result["peak_bytes"] > 0
     assert result["image_statistics"] is not one_pass
     assert result["device"] == str(torch.device("cpu"))
+
+
+def test_video_flicker_table(trained_weights: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bench = load_script("video_flicker")
+    rows = bench.main(["--model", str(trained_weights), "--frames", "2"])
+    assert [r["sequence"] for r in rows] == ["static + noise", "synthetic pan", "sample pan"]
+    static = rows[0]
+    # independent noise of σ in each frame: E|n1 - n2| = 2σ/√π, before 8-bit rounding
+    expected = 2 * bench.NOISE / np.sqrt(np.pi)
+    assert static["infrared"] == pytest.approx(expected, rel=0.15)
+    assert all(r[k] > 0 for r in rows for k in ("fused (minmax)", "fused (none)"))
+    # the sources of a pan are crops of one image: undoing the pan leaves nothing of them
+    assert bench.residual([ir for ir, _ in bench.sample_pan(3)], 1) == 0
+    assert bench.residual([ir for ir, _ in bench.sample_pan(3)], 0) > 0
+    table = capsys.readouterr().out
+    assert table.count("\n| ") == 4 and "| static + noise |" in table

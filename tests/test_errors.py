@@ -28,6 +28,7 @@ def test_every_error_derives_from_pomai_error_and_is_exported(error):
     (pomai.ChecksumMismatchError, OSError),
     (pomai.CheckpointMismatchError, ValueError),
     (pomai.ManifestError, ValueError),
+    (pomai.MissingDependencyError, ImportError),
     (pomai.TileOutOfMemoryError, MemoryError),
     (pomai.UsageError, ValueError),
     (pomai.DeviceUnavailableError, RuntimeError),

@@ -8,6 +8,7 @@ import runpy
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 import pomai
@@ -48,3 +49,44 @@ def test_quickstart_notebook_is_committed_executed_and_runs(
     assert "numpy: uint8 (225, 310, 3)" in text
     assert "tensor batch: torch.float32 (2, 3, 225, 310)" in text
     assert not [o for o in outputs if o.get("name") == "stderr"], "warnings in the notebook"
+
+
+def _detection_example() -> dict:
+    return runpy.run_path(str(EXAMPLES / "detection_pipeline.py"))
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def test_detection_pipeline_hands_the_fused_batch_to_the_detector(
+    trained_weights: Path, device: str
+) -> None:
+    example = _detection_example()
+    fuser = pomai.load(trained_weights, device=device)
+    tiny = example["TinyDetector"]().eval().to(fuser.device)
+    received = []
+
+    def detector(images):
+        received.append(images)
+        return tiny(images)
+
+    pairs = list(example["sample_pairs"]("house", 5, size=(40, 48)))
+    batches = list(example["detect"](fuser, iter(pairs), detector, 2))
+    assert [len(d) for _, d in batches] == [2, 2, 1]
+    for (fused, detections), images in zip(batches, received, strict=True):
+        assert images is fused  # the detector got the fused tensor itself
+        assert fused.dtype == torch.float32 and fused.device.type == device
+        assert fused.shape[1:] == (3, 40, 48) and 0 <= fused.min() and fused.max() <= 1
+        for found in detections:
+            assert found["boxes"].shape == (5, 4) and found["boxes"].device.type == device
+    first = torch.from_numpy(pomai.load(trained_weights, device="cpu").fuse(*pairs[0])).float()
+    expected = first.permute(2, 0, 1) / 255  # the same fusion, as uint8 numpy
+    assert (batches[0][0][0].cpu() - expected).abs().max() <= 1 / 255 + 1e-6
+
+
+def test_detection_pipeline_script_runs_on_a_bundled_sample(
+    trained_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    counts = _detection_example()["main"](["--model", str(trained_run), "--sample", "doorway",
+                                           "--frames", "3", "--batch-size", "2",
+                                           "--device", "cpu"])
+    assert counts == [5, 5, 5]
+    assert "(2, 3, 192, 256) torch.float32 on cpu" in capsys.readouterr().out

@@ -275,3 +275,34 @@ def test_cuda_fusion_of_uint8_frames_never_synchronises(
         torch.cuda.set_sync_debug_mode("default")
     assert fused.device.type == "cuda" and fused.dtype == torch.uint8
     assert fused.shape == vis.shape
+
+
+def test_fuse_stream_yields_what_fuse_gives_each_frame_in_batches(fuser: Fuser) -> None:
+    rng = np.random.default_rng(3)
+    frames = [(rng.integers(0, 256, (24, 30), dtype=np.uint8),
+               rng.integers(0, 256, (24, 30, 3), dtype=np.uint8)) for _ in range(5)]
+    taken = []
+
+    def pairs():  # records how far the stream has been read
+        for pair in frames:
+            taken.append(pair)
+            yield pair
+
+    stream = fuser.fuse_stream(pairs(), batch_size=2)
+    first = next(stream)
+    assert len(taken) == 2  # lazily: one batch read, not the whole stream
+    fused = [first, *stream]
+    assert len(fused) == 5
+    for (ir, vis), out in zip(frames, fused, strict=True):
+        assert out.dtype == np.uint8 and out.shape == (24, 30, 3)
+        # one call of 2 frames against one of 1: float32 sums in another order, then 8-bit
+        assert np.abs(out.astype(int) - fuser.fuse(ir, vis).astype(int)).max() <= 1
+
+
+def test_fuse_stream_refuses_bad_batch_sizes_and_mixed_frame_sizes(fuser: Fuser) -> None:
+    with pytest.raises(pomai.UsageError, match="batch_size"):
+        next(fuser.fuse_stream([], batch_size=0))
+    assert list(fuser.fuse_stream([], batch_size=3)) == []
+    frames = [(np.zeros((24, 30), np.uint8),) * 2, (np.zeros((30, 24), np.uint8),) * 2]
+    with pytest.raises(InputError, match="differ in size"):
+        list(fuser.fuse_stream(frames, batch_size=2))

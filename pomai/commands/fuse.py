@@ -5,6 +5,10 @@ output that would overwrite an input is refused before any work. A pair that can
 for whatever reason, is reported in one line and skipped, and the summary always prints; the
 exit status is 1 if any pair failed, 2 if nothing could start (bad model, bad arguments), 130
 after Ctrl-C, else 0.
+
+Under ``torchrun`` every process takes its own share of the pairs (:mod:`pomai.distributed`)
+and rank 0 prints the summary of all of them; ``--skip-existing`` leaves finished outputs alone,
+so a rerun fuses only what is missing.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from pomai.normalization import DEFAULT_NORMALIZE, NORMALIZE_MODES
 from pomai.sample_pairs import SAMPLE_DESCRIPTIONS, samples
 
 if TYPE_CHECKING:
+    from pomai.distributed import Processes
     from pomai.fuser import Fuser
 
 Job = tuple[Path, Path, Path]  # infrared, visible, output
@@ -67,6 +72,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--cache-dir", help="Hub cache folder")
     parser.add_argument("--offline", action="store_true", help="never use the network")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--skip-existing", action="store_true",
+                        help="leave outputs that already exist alone (to finish an interrupted "
+                             "run); under torchrun each process checks its own share")
     parser.add_argument("--max-pixels", type=positive_int, metavar="N",
                         help="largest image decoded, in pixels (default 67108864, 8192×8192); "
                              "raise it for trusted larger images")
@@ -77,6 +85,7 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import torch
 
+    from pomai.distributed import join, leave
     from pomai.fuser import load
     from pomai.tiling import MIN_TILE, check_tiling
 
@@ -87,12 +96,17 @@ def run(args: argparse.Namespace) -> int:
     elif args.vis is None:
         raise UsageError("give IR and VIS (two images or two folders), or --sample NAME "
                          f"({', '.join(SAMPLE_DESCRIPTIONS)})")
+    processes = join(args.device)
     try:
         try:
             check_tiling(args.tile, args.overlap, "gaussian", MIN_TILE)
             jobs, failures = _plan(args.ir, args.vis, args.out)
+            jobs = processes.share(jobs)
+            if processes.rank > 0:
+                failures = []  # pairing problems: rank 0 reports and counts them
             fuser = load(
-                args.model, device=args.device, dtype=torch.float16 if args.half else None,
+                args.model, device=processes.device,
+                dtype=torch.float16 if args.half else None,
                 stage=args.stage, revision=args.revision, cache_dir=args.cache_dir,
                 offline=args.offline or None,
             )
@@ -102,14 +116,16 @@ def run(args: argparse.Namespace) -> int:
         for problem in failures:
             print(f"skipped: {problem}", file=sys.stderr)
         with _pixel_limit(args.max_pixels):
-            return _fuse_all(fuser, jobs, failures, args)
+            return _fuse_all(fuser, jobs, failures, args, processes)
     except KeyboardInterrupt:  # before the first pair: nothing written
         print("pomai fuse: interrupted", file=sys.stderr)
         return 130
+    finally:
+        leave()
 
 
-def _fuse_all(fuser: Fuser, jobs: list[Job], failures: list[str], args: argparse.Namespace
-              ) -> int:
+def _fuse_all(fuser: Fuser, jobs: list[Job], failures: list[str], args: argparse.Namespace,
+              processes: Processes) -> int:
     """Fuse every job; any failure of a pair is reported in one line and the next one runs.
 
     The first Ctrl-C lets the current pair finish, a second one abandons it (its output is
@@ -117,14 +133,18 @@ def _fuse_all(fuser: Fuser, jobs: list[Job], failures: list[str], args: argparse
     """
     from tqdm.auto import tqdm
 
-    show = not args.no_progress
-    written = finished = 0
+    show = not args.no_progress and processes.rank == 0
+    written = finished = existing = 0
     with _StopOnInterrupt() as stop:
         try:
             for ir, vis, out in tqdm(jobs, desc="fusing", unit="pair",
                                      disable=not show or len(jobs) < 2):
                 if stop.requested:
                     break
+                if args.skip_existing and out.exists():
+                    existing += 1
+                    finished += 1
+                    continue
                 try:
                     fused = fuser.fuse(ir, vis, normalize=args.normalize, tile=args.tile,
                                        overlap=args.overlap,
@@ -139,12 +159,17 @@ def _fuse_all(fuser: Fuser, jobs: list[Job], failures: list[str], args: argparse
                 finished += 1
         except KeyboardInterrupt:
             stop.requested = True
-    print(f"wrote {written} fused image{'s' if written != 1 else ''} to {args.out}"
-          + (f"; {len(failures)} failed" if failures else "")
-          + (f"; interrupted, {len(jobs) - finished} not fused" if stop.requested else ""))
-    if stop.requested:
+    written, existing, failed, unfinished, stopped = processes.sum(
+        [written, existing, len(failures), len(jobs) - finished, stop.requested])
+    if processes.rank == 0:
+        print(f"wrote {written} fused image{'s' if written != 1 else ''} to {args.out}"
+              + (f"; {existing} already there" if existing else "")
+              + (f"; {failed} failed" if failed else "")
+              + (f"; interrupted, {unfinished} not fused" if stopped else "")
+              + (f" ({processes.world} processes)" if processes.world > 1 else ""))
+    if stopped:
         return 130
-    return 1 if failures else 0
+    return 1 if failed else 0
 
 
 def _reason(error: Exception) -> str:

@@ -53,3 +53,13 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
              "cores are busy with other work, fewer threads are faster, often 1 "
              "(docs/api.md, 'Threads')",
     )
+
+
+def add_model_source(parser: argparse.ArgumentParser) -> None:
+    """``--stage``, ``--revision``, ``--cache-dir``, ``--offline``: which weights to load, as
+    ``pomai.load``'s arguments of the same names."""
+    parser.add_argument("--stage", type=int, choices=(1, 2),
+                        help="serve this stage instead of the model's (1 skips MICM)")
+    parser.add_argument("--revision", help="Hub revision of the model")
+    parser.add_argument("--cache-dir", help="Hub cache folder")
+    parser.add_argument("--offline", action="store_true", help="never use the network")

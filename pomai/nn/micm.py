@@ -26,7 +26,7 @@ class ChannelAttention(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         total, count, peak = reduce_pixels(self, x, _sum_count_max, ("sum", "sum", "max"))
         pooled = torch.cat([(total / count).to(x.dtype), peak])[..., None, None]
-        avg, mx = self.mlp(pooled).chunk(2, dim=0)
+        avg, mx = self.mlp(pooled).unflatten(0, (2, -1)).unbind(0)  # not chunk(2): see PoMAI.encode
         return x * torch.sigmoid(avg + mx)
 
 

@@ -7,8 +7,6 @@ Time and memory are O(L·K) for L pixels: no L×L matrix is ever formed.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -19,9 +17,13 @@ KEY_NORM_EPS = 5e-5
 
 
 def num_buckets(length: int, group_size: int, max_buckets: int) -> int:
-    """Hash buckets for ``length`` pixels: about L/K, even, in ``[2, max_buckets]`` (NLSA)."""
+    """Hash buckets for ``length`` pixels: about L/K, even, in ``[2, max_buckets]`` (NLSA).
+
+    ``torch.sym_min`` / ``sym_max`` are the builtins for ints and stay symbolic for the sizes
+    of ``torch.export``, so an exported graph computes the count for each input size.
+    """
     n = length // group_size
-    return max(2, min(n + n % 2, max_buckets))
+    return torch.sym_max(2, torch.sym_min(n + n % 2, max_buckets))
 
 
 def cross_polytope_hash(features: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
@@ -52,7 +54,7 @@ def group_windows(
     wrapping round. Requires ``L >= 3K``. Returns two (M,) int64 tensors, M = ceil(L / K).
     """
     k = group_size
-    groups = math.ceil(length / k)
+    groups = (length + k - 1) // k  # ceil(L / K) in integers, symbolic under torch.export
     query_start = (torch.arange(groups, device=device) * k).clamp(max=length - k)
     key_start = (query_start - k).clamp(0, length - 3 * k)
     return query_start, key_start
@@ -88,7 +90,7 @@ def group_attention(
         query_start, key_start = group_windows(length, k, device)
         query_rows = (query_start[:, None] + torch.arange(k, device=device)).flatten()
         key_rows = (key_start[:, None] + torch.arange(3 * k, device=device)).flatten()
-        n, d, groups = queries.shape[0], queries.shape[-1], len(query_start)
+        n, d, groups = queries.shape[0], queries.shape[-1], query_start.shape[0]
         q = queries.index_select(1, query_rows).view(n, groups, k, d)
         key = keys.index_select(1, key_rows).view(n, groups, 3 * k, d)
         v = values.index_select(1, key_rows).view(n, groups, 3 * k, values.shape[-1])

@@ -47,7 +47,8 @@ class PoMAI(nn.Module):
                 f"got ir {tuple(ir.shape)} and vis {tuple(vis.shape)}. Convert colour images to "
                 "luminance first, or use pomai.load(...).fuse(), which does it for you."
             )
-        x_enc_ir, x_enc_vis = self.encoder(torch.cat([ir, vis])).chunk(2)
+        # unflatten rather than chunk(2), which torch.export can only trace for one batch size
+        x_enc_ir, x_enc_vis = self.encoder(torch.cat([ir, vis])).unflatten(0, (2, -1)).unbind(0)
         return x_enc_ir, x_enc_vis, self.ngmm(x_enc_ir), self.camn(x_enc_vis)
 
     def decode(

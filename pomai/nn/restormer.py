@@ -12,6 +12,8 @@ from pomai.nn.layernorm import ChannelLayerNorm
 NORM_EPS = 1e-12
 # Pixels per partial product of MDTA's Gram matrices on CUDA (see pixel_gram).
 GRAM_CHUNK = 4096
+# True while torch.export traces (pomai.export); PyTorch < 2.6 has no such flag and no export.
+is_exporting = getattr(torch.compiler, "is_exporting", lambda: False)
 
 
 def pixel_gram(a: torch.Tensor, b: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
@@ -64,9 +66,12 @@ class MDTA(nn.Module):
         k_norm = k_squared.clamp_min(0).sqrt().clamp_min(NORM_EPS)
         scores = gram / (q_norm[..., :, None] * k_norm[..., None, :])
         attn = (scores * self.temperature).softmax(dim=-1).to(qkv.dtype)  # (B, h, C/h, C/h)
-        out = [a @ self._split(sample.flatten(1))[2]
-               for a, sample in zip(attn.unbind(0), qkv.unbind(0), strict=True)]
-        return self.project_out(torch.stack(out).reshape(b, c, h, w))
+        if is_exporting():  # batched: one exported graph for every batch size
+            out = attn @ qkv.flatten(2).unflatten(1, (3, self.heads, -1))[:, 2]
+        else:
+            out = torch.stack([a @ self._split(sample.flatten(1))[2]
+                               for a, sample in zip(attn.unbind(0), qkv.unbind(0), strict=True)])
+        return self.project_out(out.reshape(b, c, h, w))
 
     def _split(self, sample: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """(3C, L) one sample's qkv -> q, k, v, each (h, C/h, L), as views."""
@@ -88,13 +93,17 @@ class MDTA(nn.Module):
         c = qkv.shape[1] // 3
         per_head = c // self.heads
         chunk = GRAM_CHUNK if qkv.is_cuda else None
-        grams = []
-        for sample in qkv.unbind(0):
-            query_key = sample.split((2 * c, c))[0]
-            if query_key.dtype == torch.float16:  # sums over all pixels overflow float16's range
-                query_key = query_key.float()
-            grams.append(pixel_gram(query_key, query_key, chunk))
-        full = torch.stack(grams)  # (B, 2C, 2C)
+        if is_exporting():  # batched: one exported graph for every batch size
+            query_key = qkv[:, : 2 * c]
+            full = pixel_gram(query_key, query_key)
+        else:
+            grams = []
+            for sample in qkv.unbind(0):
+                query_key = sample.split((2 * c, c))[0]
+                if query_key.dtype == torch.float16:  # sums over all pixels overflow float16
+                    query_key = query_key.float()
+                grams.append(pixel_gram(query_key, query_key, chunk))
+            full = torch.stack(grams)  # (B, 2C, 2C)
         # (B, h, C/h, h, C/h) -> the heads' own blocks (B, C/h, C/h, h) -> (B, h, C/h, C/h)
         heads = (self.heads, per_head)
         cross = full[:, :c, c:].unflatten(2, heads).unflatten(1, heads)

@@ -13,7 +13,6 @@ With a teacher (:mod:`pomai.training.distillation`) the loss gains a distillatio
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import torch.distributed as dist
 from torch import nn
 
 from pomai.checkpoint import export_weights, load_model
-from pomai.devices import pick_device
+from pomai.distributed import join
 from pomai.errors import UsageError
 from pomai.nn.pomai import PoMAI
 from pomai.training.checkpoint import CHECKPOINT_NAME, load_checkpoint, save_checkpoint
@@ -428,21 +427,10 @@ def _to_uint8(image: torch.Tensor) -> Any:
 
 
 def _init_distributed(device: str) -> tuple[int, int, torch.device]:
-    """(world size, rank, this process's device); starts the process group under torchrun.
-
-    With several processes and ``device="cuda"``, each process takes ``cuda:LOCAL_RANK``.
-    """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return 1, 0, pick_device(device)
-    cuda = device.startswith("cuda")
-    if cuda and device == "cuda":
-        device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0'))}"
-    if cuda:
-        torch.cuda.set_device(torch.device(device))
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if cuda else "gloo")
-    return dist.get_world_size(), dist.get_rank(), torch.device(device)
+    """(world size, rank, this process's device); starts the process group under torchrun
+    (:func:`pomai.distributed.join`)."""
+    processes = join(device)
+    return processes.world, processes.rank, processes.device
 
 
 def _progress(total: int, initial: int, desc: str, enabled: bool) -> Any:
