@@ -18,7 +18,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,8 +35,10 @@ RANK_COLUMN = "Rank"
 
 @dataclass(frozen=True)
 class Pair:
-    """One pair of a dataset: its stem, source files and their MATLAB grey levels (H, W) uint8."""
+    """One pair of a dataset: its dataset's name, stem, source files and their MATLAB grey
+    levels (H, W) uint8."""
 
+    dataset: str
     stem: str
     ir_path: Path
     vis_path: Path
@@ -124,29 +126,29 @@ def model_method(
 
 
 class FusedImages:
-    """A method whose fused images already exist: files matched by stem in one or more folders.
+    """A method whose fused images already exist (e.g. a peer's results), matched by file stem.
 
-    A dataset none of whose stems is in any folder is not evaluated for this method (it has no
-    row in that dataset's table); a dataset covered in part reports the missing images as
-    failures.
+    ``folders`` maps a dataset name to the folder of that dataset's fused images; the key None
+    serves every dataset not named. A dataset with no folder is not evaluated for this method
+    (it has no row in that dataset's table); a missing image is a failure of that pair.
     """
 
-    def __init__(self, folders: Iterable[str | Path]) -> None:
-        self.folders = [Path(f) for f in folders]
-        self.images: dict[str, Path] = {}
-        for folder in self.folders:
-            for stem, path in images_by_stem(folder).items():
-                self.images.setdefault(stem, path)
+    def __init__(self, folders: Mapping[str | None, str | Path]) -> None:
+        self.folders = {name: Path(folder) for name, folder in folders.items()}
+        self._images = {name: images_by_stem(folder) for name, folder in self.folders.items()}
+
+    def _key(self, dataset: str) -> str | None:
+        return dataset if dataset in self.folders else None
 
     def covers(self, dataset: Dataset) -> bool:
-        return any(stem in self.images for stem, _, _ in dataset.pairs())
+        return self._key(dataset.name) in self.folders
 
     def __call__(self, pair: Pair) -> np.ndarray:
-        if pair.stem not in self.images:
-            raise FileNotFoundError(
-                f"no fused image for {pair.stem!r} in {', '.join(map(str, self.folders))}"
-            )
-        return read_grey(self.images[pair.stem])
+        key = self._key(pair.dataset)
+        image = self._images[key].get(pair.stem)
+        if image is None:
+            raise FileNotFoundError(f"no fused image for {pair.stem!r} in {self.folders[key]}")
+        return read_grey(image)
 
 
 def mean_ranks(means: dict[str, dict[str, float]], metrics: Sequence[str]) -> dict[str, float]:
@@ -295,7 +297,8 @@ def evaluate(
         for stem, ir_path, vis_path in tqdm(dataset.pairs(), desc=dataset.name,
                                             disable=not progress):
             try:
-                pair = Pair(stem, ir_path, vis_path, read_grey(ir_path), read_grey(vis_path))
+                pair = Pair(dataset.name, stem, ir_path, vis_path, read_grey(ir_path),
+                            read_grey(vis_path))
                 if pair.ir.shape != pair.vis.shape:
                     raise ValueError(f"sizes differ: ir {pair.ir.shape}, vis {pair.vis.shape}")
             except (OSError, ValueError) as err:

@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 DATA=${1:-../shared/data}
 shift || true
 peers=()
-for folder in msrs-test tno roadscene; do
-    if [ -d "$DATA/peers/seafusion/$folder" ]; then
-        peers+=(--fused "SeAFusion=$DATA/peers/seafusion/$folder")
+for dataset_folder in msrs:msrs-test tno:tno roadscene:roadscene; do
+    folder="$DATA/peers/seafusion/${dataset_folder#*:}"
+    if [ -d "$folder" ]; then
+        peers+=(--fused "SeAFusion:${dataset_folder%%:*}=$folder")
     fi
 done
 pomai eval msrs="$DATA/msrs/test" msrs128="$DATA/msrs/test128" tno="$DATA/tno" \

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import pomai
 from pomai.cli import main
 from pomai.evaluation import (
     Dataset,
@@ -75,19 +76,22 @@ def test_folder_method_reads_fused_images_by_stem(tmp_path: Path, make_pairs) ->
     ir, vis = read_grey(root / "ir" / "a.png"), read_grey(root / "vi" / "a.png")
     Image.fromarray(np.maximum(ir, vis)).save(fused_dir / "a.png")
     dataset = Dataset("d", root / "ir", root / "vi")
-    results = evaluate({"mine": FusedImages([fused_dir]), **baseline_methods()}, [dataset],
+    results = evaluate({"mine": FusedImages({None: fused_dir}), **baseline_methods()}, [dataset],
                        metrics=("SD", "VIF"), progress=False)
     assert results.values["mine"]["d"]["a"] == results.values["Maximum"]["d"]["a"]
 
 
-def test_fused_images_leave_out_a_dataset_they_do_not_cover(tmp_path: Path, make_pairs) -> None:
-    first, second = make_pairs(tmp_path / "one", ["a"]), make_pairs(tmp_path / "two", ["z", "y"])
+def test_fused_images_serve_only_the_datasets_they_are_given_for(
+    tmp_path: Path, make_pairs
+) -> None:
+    """A peer's folder for dataset "two" is not used for "one", even where the stems match."""
+    first, second = make_pairs(tmp_path / "one", ["z"]), make_pairs(tmp_path / "two", ["z", "y"])
     fused_dir = tmp_path / "fused"
     fused_dir.mkdir()
     Image.fromarray(read_grey(second / "ir" / "z.png")).save(fused_dir / "z.png")
     datasets = [find_datasets(first)[0], find_datasets(second)[0]]
-    results = evaluate({"peer": FusedImages([fused_dir]), **baseline_methods()}, datasets,
-                       metrics=("SD", "EN"), progress=False)
+    results = evaluate({"peer": FusedImages({"two": fused_dir}), **baseline_methods()},
+                       datasets, metrics=("SD", "EN"), progress=False)
     assert "one" not in results.values["peer"] and set(results.values["peer"]["two"]) == {"z"}
     assert results.failures == [f"peer on two/y: no fused image for 'y' in {fused_dir}"]
     assert results.methods_on("one") == ["Average", "Maximum"]
@@ -95,6 +99,24 @@ def test_fused_images_leave_out_a_dataset_they_do_not_cover(tmp_path: Path, make
     table = results.table().splitlines()
     assert table[0].endswith("| one Rank | two SD | two EN | two Rank |")
     assert table[2].startswith("| peer | – | – | – |")
+
+
+def test_eval_command_fused_folder_per_dataset(
+    tmp_path: Path, make_pairs, capsys: pytest.CaptureFixture[str]
+) -> None:
+    one, two = make_pairs(tmp_path / "one", ["a"]), make_pairs(tmp_path / "two", ["a"])
+    fused_dir = tmp_path / "fused"
+    fused_dir.mkdir()
+    Image.fromarray(read_grey(two / "vi" / "a.png")).save(fused_dir / "a.png")
+    out = tmp_path / "out"
+    assert main(["eval", f"one={one}", f"two={two}", "--fused", f"peer:two={fused_dir}",
+                 "--metrics", "SD", "--out", str(out), "--no-progress"]) == 0
+    per_image = json.loads((out / "results.json").read_text())["per_image"]["peer"]
+    assert set(per_image) == {"two"}
+    capsys.readouterr()
+    assert main(["eval", f"one={one}", "--fused", f"peer:three={fused_dir}",
+                 "--no-progress"]) == 2
+    assert "no dataset is labelled 'three'" in capsys.readouterr().err
 
 
 def test_eval_command_table_csv_json(
@@ -159,7 +181,6 @@ def test_eval_fuses_exactly_what_fuse_returns(
 ) -> None:
     """One output path: `pomai eval`'s fused image is fuse()'s output written to PNG, for a grey
     and a colour visible image; its metrics are those of that PNG read as MATLAB grey."""
-    import pomai
     from pomai.atomic import atomic_write_image
 
     root = make_pairs(tmp_path / "d", ["grey", "colour"], (24, 24))
@@ -186,7 +207,6 @@ def test_eval_fuses_exactly_what_fuse_returns(
 
 def test_model_method_normalize_none_is_the_raw_output(tmp_path: Path, make_pairs,
                                                         trained_weights: Path) -> None:
-    import pomai
 
     root = make_pairs(tmp_path / "d", ["a"], (24, 24))
     fuser = pomai.load(trained_weights, device="cpu")

@@ -25,10 +25,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", action="append", default=[], metavar="[LABEL=]NAME_OR_PATH",
                         help="a model to evaluate (repeatable); a file or run folder is labelled "
                              "by its name (a run's model.safetensors by the run folder)")
-    parser.add_argument("--fused", action="append", default=[], metavar="LABEL=DIR",
+    parser.add_argument("--fused", action="append", default=[], metavar="LABEL[:DATASET]=DIR",
                         help="already fused images of a method (e.g. a peer's results), matched "
-                             "by file stem; repeat a LABEL to give it one folder per dataset; a "
-                             "dataset with none of its images is left out for that method")
+                             "by file stem; LABEL:DATASET=DIR gives the folder of one dataset "
+                             "(repeat it per dataset); a dataset without a folder is left out "
+                             "for that method")
     parser.add_argument("--normalize", choices=NORMALIZE_MODES, default=DEFAULT_NORMALIZE,
                         help="what fuse() does to the fused luminance: per-image min-max "
                              "stretch (default, as fuse() does by default) or nothing")
@@ -80,14 +81,19 @@ def run(args: argparse.Namespace) -> int:
             load(name, device=args.device), args.normalize,
             tile=args.tile,
         ))
-    fused_folders: dict[str, list[Path]] = {}
+    dataset_names = {d.name for d in datasets}
+    fused_folders: dict[str, dict[str | None, Path]] = {}
     for spec in args.fused:
-        label, _, folder = spec.partition("=")
+        target, _, folder = spec.partition("=")
+        label, _, dataset = target.partition(":")
         if not label or not folder:
-            raise UsageError(f"--fused expects LABEL=DIR, got {spec!r}")
+            raise UsageError(f"--fused expects LABEL=DIR or LABEL:DATASET=DIR, got {spec!r}")
+        if dataset and dataset not in dataset_names:
+            raise UsageError(f"--fused {target}: no dataset is labelled {dataset!r} (the "
+                             f"datasets are {', '.join(sorted(dataset_names))})")
         if not Path(folder).is_dir():
-            raise UsageError(f"--fused {label}: folder {folder} does not exist")
-        fused_folders.setdefault(label, []).append(Path(folder))
+            raise UsageError(f"--fused {target}: folder {folder} does not exist")
+        fused_folders.setdefault(label, {})[dataset or None] = Path(folder)
     for label, folders in fused_folders.items():
         add(label, FusedImages(folders))
     for label, method in baseline_methods().items():
