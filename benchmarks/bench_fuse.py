@@ -41,9 +41,10 @@ tests; peak memory then means nothing):
 
 Options: ``--threads`` (default 2; also OMP_NUM_THREADS of the children), ``--allocator tuned``
 (:func:`pomai.allocator.keep_freed_memory` at the start of each child, before anything else
-allocates; default: glibc as it is), ``--compile`` (``torch.compile(fuser.model,
-dynamic=False)``; the first call's extra time over the median is reported as compile time,
-and each child starts with an empty inductor cache, so it is what a first run sees),
+allocates; default: glibc as it is), ``--compile`` (``pomai.load(..., compile=True)``:
+``torch.compile``, one graph per input shape; the first call's extra time over the median is
+reported as compile time, and each child starts with an empty inductor cache, so it is what a
+first run sees),
 ``--dtype`` (CPU: float32, bfloat16; CUDA: float32, float16, bfloat16; default float32 on the
 CPU and float32 + float16 on CUDA), ``--device`` (default: cpu, and cuda when available).
 ``--profile DIR`` profiles one more call of each measurement after its timing and its peak
@@ -160,8 +161,10 @@ def build_fuser(task: dict[str, Any]) -> Any:
         torch.manual_seed(0)
         model = PoMAI(get_config(task["model"]))
         return Fuser(model, stage=2, device=task["device"], dtype=dtype,
-                     source=f"config {task['model']} ({UNTRAINED})")
-    return pomai.load(task["model"], device=task["device"], dtype=dtype)
+                     source=f"config {task['model']} ({UNTRAINED})",
+                     compile=task.get("compile", False))
+    return pomai.load(task["model"], device=task["device"], dtype=dtype,
+                      compile=task.get("compile", False))
 
 
 def _maxrss() -> int:
@@ -208,8 +211,6 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
     macs_window = sum(flops.values()) / 2
     macs_frame = macs_window * windows
 
-    if task["compile"]:
-        fuser.model = torch.compile(fuser.model, dynamic=False)  # one graph per shape
     make = (lambda i: real_frame(h, w, task["pair"])) if task["pair"] else (
         lambda i: synthetic_frame(h, w, i))
 
@@ -541,7 +542,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--allocator", choices=("default", "tuned"), default="default",
                         help="tuned: pomai.allocator.keep_freed_memory() at child start")
-    parser.add_argument("--compile", action="store_true", help="torch.compile(fuser.model)")
+    parser.add_argument("--compile", action="store_true", help="pomai.load(..., compile=True)")
     parser.add_argument("--dtype", nargs="+", choices=("float32", "bfloat16", "float16"),
                         help="default: float32 on the CPU, float32 and float16 on CUDA")
     parser.add_argument("--device", nargs="+", choices=("cpu", "cuda"),
