@@ -1,7 +1,7 @@
 """Hyper-parameters of the PoMAI network, and its named configurations.
 
 Every architectural choice the paper leaves open lives here, so a checkpoint's config fully
-describes the network that reads its weights. Defaults follow ../shared/design/pomai-notes.md;
+describes the network that reads its weights. Defaults follow the design notes on the paper's open details;
 docs/architecture.md explains each one.
 """
 
