@@ -25,7 +25,7 @@ for variant in "${VARIANTS[@]}"; do
         echo "$variant: finished, skipped"
         continue
     fi
-    if [ -f "$run/checkpoint.pt" ]; then
+    if [ -f "$run/checkpoint.safetensors" ]; then
         echo "$variant: resuming"
         pomai train --resume --out "$run" --threads "$THREADS" --no-progress
     else
