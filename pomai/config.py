@@ -1,8 +1,7 @@
 """Hyper-parameters of the PoMAI network, and its named configurations.
 
 Every architectural choice the paper leaves open lives here, so a checkpoint's config fully
-describes the network that reads its weights. Defaults follow the design notes on the paper's open details;
-docs/architecture.md explains each one.
+describes the network that reads its weights. docs/architecture.md explains each default.
 """
 
 from __future__ import annotations
