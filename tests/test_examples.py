@@ -55,10 +55,10 @@ def _detection_example() -> dict:
     return runpy.run_path(str(EXAMPLES / "detection_pipeline.py"))
 
 
-@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 def test_detection_pipeline_hands_the_fused_batch_to_the_detector(
-    trained_weights: Path, device: str
+    trained_weights: Path, device: torch.device
 ) -> None:
+    """On the ``--device`` of the run (CPU by default; ``pytest --device cuda`` on a GPU)."""
     example = _detection_example()
     fuser = pomai.load(trained_weights, device=device)
     tiny = example["TinyDetector"]().eval().to(fuser.device)
@@ -73,10 +73,10 @@ def test_detection_pipeline_hands_the_fused_batch_to_the_detector(
     assert [len(d) for _, d in batches] == [2, 2, 1]
     for (fused, detections), images in zip(batches, received, strict=True):
         assert images is fused  # the detector got the fused tensor itself
-        assert fused.dtype == torch.float32 and fused.device.type == device
+        assert fused.dtype == torch.float32 and fused.device.type == device.type
         assert fused.shape[1:] == (3, 40, 48) and 0 <= fused.min() and fused.max() <= 1
         for found in detections:
-            assert found["boxes"].shape == (5, 4) and found["boxes"].device.type == device
+            assert found["boxes"].shape == (5, 4) and found["boxes"].device.type == device.type
     first = torch.from_numpy(pomai.load(trained_weights, device="cpu").fuse(*pairs[0])).float()
     expected = first.permute(2, 0, 1) / 255  # the same fusion, as uint8 numpy
     assert (batches[0][0][0].cpu() - expected).abs().max() <= 1 / 255 + 1e-6
