@@ -8,19 +8,8 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from pomai.errors import (
-    CheckpointMismatchError,
-    ChecksumMismatchError,
-    DeviceUnavailableError,
-    InputError,
-    ManifestError,
-    MissingDependencyError,
-    PomaiError,
-    TileOutOfMemoryError,
-    UnknownModelError,
-    UsageError,
-    WeightsUnavailableError,
-)
+from pomai import errors
+from pomai.errors import *  # noqa: F403 (the error family, listed once in pomai.errors.__all__)
 
 __version__ = "0.1.0.dev0"
 
@@ -37,20 +26,7 @@ _LAZY = {
 }
 
 
-__all__ = [
-    "CheckpointMismatchError",
-    "ChecksumMismatchError",
-    "DeviceUnavailableError",
-    "InputError",
-    "ManifestError",
-    "MissingDependencyError",
-    "PomaiError",
-    "TileOutOfMemoryError",
-    "UnknownModelError",
-    "UsageError",
-    "WeightsUnavailableError",
-    *_LAZY,
-]
+__all__ = [*errors.__all__, *_LAZY]
 
 
 def __getattr__(name: str) -> Any:
