@@ -69,7 +69,7 @@ def test_evaluate_matches_the_metrics_and_skips_a_bad_pair(tmp_path: Path, make_
     assert mean["SD"] == pytest.approx((per_image["a"]["SD"] + per_image["b"]["SD"]) / 2)
 
 
-def test_folder_method_reads_fused_images_by_stem(tmp_path: Path, make_pairs) -> None:
+def test_fused_images_are_read_by_stem(tmp_path: Path, make_pairs) -> None:
     root = make_pairs(tmp_path / "d", ["a"])
     fused_dir = tmp_path / "fused"
     fused_dir.mkdir()
