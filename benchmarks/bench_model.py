@@ -66,13 +66,18 @@ def flop_mapping() -> dict[Any, Callable[..., int]]:
 
 
 def count_flops(model: Any, h: int, w: int, stage: int, device: str) -> dict[str, int]:
-    """FLOPs of one forward at (1, 1, h, w), by aten op."""
+    """FLOPs of one forward at (1, 1, h, w), by aten op, as the network defines them.
+
+    Counted with autograd on (no backward pass follows), so a CPU count takes the whole-image
+    path of every layer, not CPU inference's blocks of rows (pomai.nn.cpu_inference), whose
+    space-to-batch dilated convolution also convolves padding.
+    """
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
     x = torch.rand(1, 1, h, w, device=device)
-    with torch.inference_mode(), FlopCounterMode(display=False,
-                                                 custom_mapping=flop_mapping()) as counter:
+    with torch.enable_grad(), FlopCounterMode(display=False,
+                                              custom_mapping=flop_mapping()) as counter:
         model(x, x, stage=stage)
     return {str(op): int(n) for op, n in counter.get_flop_counts()["Global"].items()}
 

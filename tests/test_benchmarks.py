@@ -34,8 +34,9 @@ def test_macs_include_attention_and_match_a_hand_count() -> None:
     h, w = 24, 20
     length = h * w  # 480 = 30 groups of 16, more than 3K: grouped attention
     # One Gram matrix of [q; k] (2C channels: every head's q·kᵀ, and the diagonals that
-    # normalise q and k), then A·v over C/h channels per head
-    mdta = (4 * c * c + c * c // heads) * length
+    # normalise q and k), the output projection folded into the attention (W_out·A, per image
+    # a (C, C) by block-diagonal product), then that (C, C) matrix applied to v
+    mdta = 4 * c * c * length + c * heads * (c // heads) ** 2 + c * c * length
     mdta_total = (2 * config.encoder_blocks + config.decoder_blocks) * mdta  # E sees 2 images
     hashing = length * c * num_buckets(length, k, config.max_buckets) // 2
     attention = -(-length // k) * k * 3 * k * c * 2  # M·K queries × 3K keys, q·k and p·v

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from pomai.config import PoMAIConfig
-from pomai.nn.camn import CAMN, ChannelContextBlock, SpatialContextBlock
+from pomai.nn.camn import CAMN, ChannelContextBlock, SpatialContextBlock, dilated_depthwise
 
 
 def n_params(module: torch.nn.Module) -> int:
@@ -76,3 +77,17 @@ def test_odd_sizes_keep_shape(device: torch.device, dtype: torch.dtype) -> None:
         x = torch.randn(2, 4, h, w, device=device, dtype=dtype)
         y = camn(x)
         assert y.shape == x.shape and y.device == x.device and y.dtype == dtype
+
+
+@pytest.mark.parametrize(("kernel", "dilation"), [(7, 3), (5, 2), (3, 4), (3, 1)])
+@pytest.mark.parametrize(("h", "w"), [(25, 25), (17, 23), (1, 1), (5, 64)])
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_dilated_depthwise_by_sub_images_equals_the_dilated_convolution(
+    kernel: int, dilation: int, h: int, w: int, memory_format: torch.memory_format
+) -> None:
+    """Sizes that are and are not multiples of the dilation, and smaller than it."""
+    torch.manual_seed(2)
+    conv = torch.nn.Conv2d(6, 6, kernel, padding=dilation * (kernel - 1) // 2,
+                           dilation=dilation, groups=6).double()
+    x = torch.randn(2, 6, h, w, dtype=torch.float64).contiguous(memory_format=memory_format)
+    torch.testing.assert_close(dilated_depthwise(x, conv), conv(x))

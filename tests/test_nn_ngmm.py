@@ -78,6 +78,27 @@ def test_cross_polytope_hash_is_nearest_signed_axis_and_scale_invariant() -> Non
     assert torch.equal(cross_polytope_hash(-features, rotations), (codes + 5) % 10)
 
 
+def test_cross_polytope_hash_breaks_ties_as_argmax_over_both_halves() -> None:
+    """Exact ties (integer coordinates) go to the first index of ``[xR, -xR]``."""
+    features = torch.tensor([[[1.0, 0.0], [0.0, 0.0], [-1.0, 1.0], [1.0, -1.0], [-2.0, 2.0],
+                              [-3.0, 1.0], [0.0, -1.0], [2.0, 2.0]]])
+    rotations = torch.eye(2)[:, None, :]  # (C, R, nb/2): one round, the identity
+    expected = torch.cat([features, -features], dim=-1).argmax(dim=-1)
+    assert torch.equal(cross_polytope_hash(features, rotations)[:, 0], expected)
+    assert expected.tolist() == [[0, 0, 1, 0, 1, 2, 3, 0]]
+
+
+def test_cross_polytope_hash_in_pieces_of_rows_equals_one_piece(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    g = torch.Generator().manual_seed(3)
+    features = torch.randn(2, 100, 6, generator=g)
+    rotations = torch.randn(6, 2, 5, generator=g)
+    whole = cross_polytope_hash(features, rotations)
+    monkeypatch.setattr(ngmm_module, "HASH_ROWS", 7)
+    torch.testing.assert_close(cross_polytope_hash(features, rotations), whole, rtol=0, atol=0)
+
+
 def test_hash_order_is_a_stable_sort_by_code() -> None:
     module = make_ngmm(group_size=4)
     right = torch.randn(3, 200, 8, generator=torch.Generator().manual_seed(2))

@@ -67,6 +67,22 @@ def test_batch_elements_are_independent_in_eval(narrow_config: PoMAIConfig) -> N
     torch.testing.assert_close(alone, together[2:], atol=1e-6, rtol=1e-6)
 
 
+def test_cpu_inference_encodes_each_modality_apart_with_the_same_result(
+    narrow_config: PoMAIConfig,
+) -> None:
+    """Without autograd the encoder runs once per modality; with it, once on both: same map."""
+    model = build(narrow_config)
+    calls: list[int] = []
+    model.encoder.register_forward_hook(lambda module, args, out: calls.append(len(out)))
+    ir, vis = images(2, 20, 21)
+    together = model(ir, vis)
+    assert calls == [4]
+    with torch.no_grad():
+        apart = model(ir, vis)
+    assert calls == [4, 2, 2]
+    torch.testing.assert_close(apart, together)
+
+
 def test_ablation_configs_run(narrow_config: PoMAIConfig) -> None:
     ir, vis = images(2, 12, 13)
     for changes in ({"use_ngmm": False}, {"use_camn": False}):

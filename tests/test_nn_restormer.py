@@ -6,6 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from pomai.nn import restormer
+from pomai.nn.cpu_inference import blocked_inference
 from pomai.nn.layernorm import ChannelLayerNorm
 from pomai.nn.restormer import GDFN, MDTA, RestormerBlock, pixel_gram
 
@@ -105,6 +107,19 @@ def test_gdfn_matches_reference_formula() -> None:
     torch.testing.assert_close(gdfn(x), gdfn.project_out(F.gelu(a) * g))
 
 
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+def test_pointwise_depthwise_equals_a_channel_slice_of_both(
+    memory_format: torch.memory_format,
+) -> None:
+    torch.manual_seed(3)
+    pointwise = torch.nn.Conv2d(4, 12, 1)
+    depthwise = torch.nn.Conv2d(12, 12, 3, padding=1, groups=12)
+    x = torch.randn(2, 4, 7, 5).contiguous(memory_format=memory_format)
+    part = restormer.pointwise_depthwise(x, pointwise, depthwise, slice(4, 10))
+    torch.testing.assert_close(part, depthwise(pointwise(x))[:, 4:10])
+    assert part.is_contiguous(memory_format=memory_format)
+
+
 def test_block_is_two_residual_sub_blocks() -> None:
     """With both output projections zeroed the block is the identity (pre-norm residuals)."""
     torch.manual_seed(3)
@@ -134,3 +149,36 @@ def test_block_any_size(h: int, w: int) -> None:
     block = RestormerBlock(8, 4, 2.0, bias=False)
     x = torch.randn(3, 8, h, w)
     assert block(x).shape == x.shape
+
+
+@pytest.mark.parametrize("memory_format", [torch.contiguous_format, torch.channels_last])
+@pytest.mark.parametrize("bias", [False, True])
+def test_blocked_cpu_inference_equals_whole_image(
+    monkeypatch: pytest.MonkeyPatch, memory_format: torch.memory_format, bias: bool
+) -> None:
+    """Without autograd on the CPU, MDTA and GDFN run in blocks of rows (here three rows of
+    every image, the last block shorter); the result is the whole-image computation's."""
+    monkeypatch.setattr(restormer, "BLOCK_PIXELS", 3 * 9)
+    torch.manual_seed(4)
+    block = RestormerBlock(8, 2, 2.0, bias=bias).double().to(memory_format=memory_format)
+    with torch.no_grad():
+        for p in block.parameters():
+            p.add_(torch.randn_like(p) * 0.1)
+    x = torch.randn(2, 8, 10, 9, dtype=torch.float64).contiguous(memory_format=memory_format)
+    for layer in (block.attn, block.ffn, block):
+        whole = layer(x)  # autograd on: one whole-image computation
+        with torch.no_grad():
+            assert blocked_inference(x)
+            blocked = layer(x)
+        torch.testing.assert_close(blocked, whole)
+        assert blocked.is_contiguous(memory_format=memory_format)
+
+
+def test_blocked_mdta_keeps_a_batch_of_images_apart() -> None:
+    torch.manual_seed(5)
+    mdta = MDTA(8, 2, bias=False).double()
+    x = torch.randn(3, 8, 6, 7, dtype=torch.float64)
+    with torch.no_grad():
+        batched = mdta(x)
+        single = torch.cat([mdta(x[i : i + 1]) for i in range(3)])
+    torch.testing.assert_close(batched, single)

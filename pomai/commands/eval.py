@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pomai.commands.options import add_threads, add_tile
+from pomai.commands.options import add_dtype, add_threads, add_tile, dtype_of
 from pomai.errors import UsageError
 from pomai.normalization import DEFAULT_NORMALIZE, NORMALIZE_MODES
 
@@ -35,6 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "stretch (default, as fuse() does by default) or nothing")
     add_tile(parser)
     parser.add_argument("--device", default="auto")
+    add_dtype(parser)
     parser.add_argument("--metrics", default=None, help="comma-separated subset of metrics")
     parser.add_argument("--out", type=Path, help="write table.md, results.csv and results.json")
     parser.add_argument("--save-fused", action="store_true", help="also keep fused PNGs in --out")
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     for spec in args.model:
         label, _, name = spec.rpartition("=") if "=" in spec else ("", "", spec)
         add(label or model_label(name), model_method(
-            load(name, device=args.device), args.normalize,
+            load(name, device=args.device, dtype=dtype_of(args)), args.normalize,
             tile=args.tile,
         ))
     dataset_names = {d.name for d in datasets}

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pomai.atomic import atomic_write_image, image_format
-from pomai.commands.options import add_threads, add_tile, positive_int
+from pomai.commands.options import add_dtype, add_threads, add_tile, dtype_of, positive_int
 from pomai.errors import UsageError
 from pomai.folders import pair_folders
 from pomai.normalization import DEFAULT_NORMALIZE, NORMALIZE_MODES
@@ -65,7 +65,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="each tile uses its own channel statistics: one pass over the "
                              "tiles instead of three, further from the whole-image result")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    parser.add_argument("--half", action="store_true", help="float16 (CUDA only)")
+    add_dtype(parser)
     parser.add_argument("--stage", type=int, choices=(1, 2),
                         help="serve this stage instead of the model's (1 skips MICM)")
     parser.add_argument("--revision", help="Hub revision of the model")
@@ -83,7 +83,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
 
     from pomai.distributed import join, leave
     from pomai.fuser import load
@@ -106,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
                 failures = []  # pairing problems: rank 0 reports and counts them
             fuser = load(
                 args.model, device=processes.device,
-                dtype=torch.float16 if args.half else None,
+                dtype=dtype_of(args),
                 stage=args.stage, revision=args.revision, cache_dir=args.cache_dir,
                 offline=args.offline or None,
             )

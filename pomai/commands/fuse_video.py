@@ -6,7 +6,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from pomai.commands.options import add_model_source, add_threads, add_tile, positive_int
+from pomai.commands.options import (
+    add_dtype,
+    add_model_source,
+    add_threads,
+    add_tile,
+    dtype_of,
+    positive_int,
+)
 from pomai.normalization import DEFAULT_NORMALIZE, NORMALIZE_MODES
 
 
@@ -32,7 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--codec", help="video encoder (default libx264 where FFmpeg has it, "
                         "else mpeg4)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, ...")
-    parser.add_argument("--half", action="store_true", help="float16 (CUDA only)")
+    add_dtype(parser)
     add_model_source(parser)
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_threads(parser)
@@ -40,7 +47,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
 
     from pomai.errors import UsageError
     from pomai.fuser import load
@@ -50,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
         if args.out.resolve() == path.resolve():
             raise UsageError(f"--out {args.out} is the input video {path}, which would be "
                              "overwritten: choose another output file")
-    fuser = load(args.model, device=args.device, dtype=torch.float16 if args.half else None,
+    fuser = load(args.model, device=args.device, dtype=dtype_of(args),
                  stage=args.stage, revision=args.revision, cache_dir=args.cache_dir,
                  offline=args.offline or None)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def positive_int(text: str) -> int:
@@ -53,6 +54,27 @@ def add_threads(parser: argparse.ArgumentParser) -> None:
              "cores are busy with other work, fewer threads are faster, often 1 "
              "(docs/api.md, 'Threads')",
     )
+
+
+DTYPES = ("float32", "float16", "bfloat16")
+
+
+def add_dtype(parser: argparse.ArgumentParser) -> None:
+    """``--dtype NAME`` (and ``--half``, the same as ``--dtype float16``): the network's
+    floating-point type, ``pomai.load``'s ``dtype``; read it with :func:`dtype_of`."""
+    parser.add_argument("--dtype", choices=DTYPES, default="float32",
+                        help="the network's precision (default float32): bfloat16 on the CPU "
+                             "or a GPU, float16 on a GPU only (docs/performance.md, "
+                             "'Precision')")
+    parser.add_argument("--half", dest="dtype", action="store_const", const="float16",
+                        help="the same as --dtype float16")
+
+
+def dtype_of(args: argparse.Namespace) -> Any:
+    """The ``torch.dtype`` that :func:`add_dtype`'s options name."""
+    import torch
+
+    return getattr(torch, args.dtype)
 
 
 def add_model_source(parser: argparse.ArgumentParser) -> None:

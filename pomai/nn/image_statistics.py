@@ -137,6 +137,11 @@ def _combine(
                  for x, y, h in zip(a, b, how, strict=True))
 
 
+def image_statistics_active() -> bool:
+    """True while an :class:`ImageStatistics` records or replays (tiled inference)."""
+    return _ACTIVE.get() is not None
+
+
 def reduce_pixels(
     owner: nn.Module,
     x: torch.Tensor,

@@ -12,8 +12,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from pomai.config import PoMAIConfig
+from pomai.nn.cpu_inference import blocked_inference
 
 KEY_NORM_EPS = 5e-5
+# Pixels hashed at a time on the CPU (see cross_polytope_hash).
+HASH_ROWS = 2**15
 
 
 def num_buckets(length: int, group_size: int, max_buckets: int) -> int:
@@ -38,8 +41,18 @@ def cross_polytope_hash(features: torch.Tensor, rotations: torch.Tensor) -> torc
     Returns:
         (B, R, L) int64 codes in ``[0, nb)``.
     """
+    length = features.shape[1]
+    if length > HASH_ROWS and blocked_inference(features):
+        # In pieces of rows: the rotated coordinates of a whole image are a large temporary.
+        return torch.cat([cross_polytope_hash(piece, rotations)
+                          for piece in features.split(HASH_ROWS, dim=1)], dim=-1)
     rotated = torch.einsum("blc,crh->brlh", features, rotations)
-    return torch.cat([rotated, -rotated], dim=-1).argmax(dim=-1)
+    # argmax([xR, -xR]) without building it: the largest coordinate, or the most negative one
+    # when its magnitude is larger. Ties go to the first index, as argmax does: the positive
+    # half, and within a half the lower coordinate.
+    largest, positive = rotated.max(dim=-1)
+    smallest, negative = rotated.min(dim=-1)
+    return torch.where(-smallest > largest, negative + rotated.shape[-1], positive)
 
 
 def group_windows(
@@ -148,7 +161,9 @@ class NGMM(nn.Module):
             rotations = torch.randn_like(self.rotations[..., :half])
         else:
             rotations = self.rotations[..., :half]
-        codes = cross_polytope_hash(right.detach(), rotations.to(right.dtype))
+        # In float32 whatever the network's dtype: in half precision many rotated
+        # coordinates tie, and ties all go to the lower code.
+        codes = cross_polytope_hash(right.detach().float(), rotations.float())
         return torch.sort(codes, dim=-1, stable=True).indices
 
     def forward(self, x_enc: torch.Tensor) -> torch.Tensor:

@@ -6,14 +6,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pomai.nn.image_statistics import reduce_pixels
+from pomai.nn.cpu_inference import BLOCK_PIXELS, blocked_inference, in_row_blocks, row_blocks
+from pomai.nn.image_statistics import image_statistics_active, reduce_pixels
 from pomai.nn.layernorm import ChannelLayerNorm
 
 NORM_EPS = 1e-12
 # Pixels per partial product of MDTA's Gram matrices on CUDA (see pixel_gram).
 GRAM_CHUNK = 4096
-# True while torch.export traces (pomai.export); PyTorch < 2.6 has no such flag and no export.
-is_exporting = getattr(torch.compiler, "is_exporting", lambda: False)
 
 
 def pixel_gram(a: torch.Tensor, b: torch.Tensor, chunk: int | None = None) -> torch.Tensor:
@@ -26,6 +25,10 @@ def pixel_gram(a: torch.Tensor, b: torch.Tensor, chunk: int | None = None) -> to
     """
     length = a.shape[-1]
     if chunk is None or length < 2 * chunk:
+        if a.dim() == 3 and a.shape[0] == 1:
+            # A batch of one as a plain product: on the CPU a bfloat16 batched product copies
+            # these transposed (channels-last) operands first and takes six times as long.
+            return (a[0] @ b[0].transpose(-2, -1))[None]
         return a @ b.transpose(-2, -1)
     whole = length // chunk * chunk
     a_blocks, b_blocks = (t[..., :whole].unflatten(-1, (-1, chunk)).transpose(-3, -2)
@@ -56,60 +59,114 @@ class MDTA(nn.Module):
         self.project_out = nn.Conv2d(channels, channels, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, c, h, w = x.shape
-        qkv = self.qkv_dwconv(self.qkv(x))
-        gram, q_squared, k_squared = reduce_pixels(
-            self, qkv, self._query_key_sums, ("sum", "sum", "sum")
-        )
+        if blocked_inference(x) and not image_statistics_active():
+            value, (gram, q_squared, k_squared) = self._value_and_sums_in_blocks(x)
+        else:
+            value = self._value(x)
+            gram, q_squared, k_squared = reduce_pixels(
+                self, self._query_key(x), self._query_key_sums, ("sum", "sum", "sum")
+            )
         # norm(q) norm(k)^T == (q k^T) / (|q| |k|^T), as F.normalize with eps 1e-12.
         q_norm = q_squared.clamp_min(0).sqrt().clamp_min(NORM_EPS)
         k_norm = k_squared.clamp_min(0).sqrt().clamp_min(NORM_EPS)
         scores = gram / (q_norm[..., :, None] * k_norm[..., None, :])
-        attn = (scores * self.temperature).softmax(dim=-1).to(qkv.dtype)  # (B, h, C/h, C/h)
-        if is_exporting():  # batched: one exported graph for every batch size
-            out = attn @ qkv.flatten(2).unflatten(1, (3, self.heads, -1))[:, 2]
-        else:
-            out = torch.stack([a @ self._split(sample.flatten(1))[2]
-                               for a, sample in zip(attn.unbind(0), qkv.unbind(0), strict=True)])
-        return self.project_out(out.reshape(b, c, h, w))
+        attn = (scores * self.temperature).softmax(dim=-1).to(x.dtype)  # (B, h, C/h, C/h)
+        return self._project(attn, value)
 
-    def _split(self, sample: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(3C, L) one sample's qkv -> q, k, v, each (h, C/h, L), as views."""
-        return sample.reshape(3, self.heads, -1, sample.shape[-1]).unbind(0)
+    def _query_key(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> queries stacked on keys, (B, 2C, H, W), a dense tensor of its own."""
+        c = x.shape[1]
+        return pointwise_depthwise(x, self.qkv, self.qkv_dwconv, slice(0, 2 * c))
+
+    def _value(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> values (B, C, H, W), a dense tensor of their own."""
+        c = x.shape[1]
+        return pointwise_depthwise(x, self.qkv, self.qkv_dwconv, slice(2 * c, 3 * c))
+
+    def _value_and_sums_in_blocks(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Values and :meth:`_query_key_sums` of ``x`` (B, C, H, W), one block of rows at a time.
+
+        Queries and keys (twice the channels of the values) never exist for the whole image;
+        the Gram matrices are summed over the blocks in float32.
+        """
+        b, c = x.shape[:2]
+        value = torch.empty_like(x)
+        full = torch.zeros(b, 2 * c, 2 * c, device=x.device, dtype=torch.float32)
+        for block in row_blocks(x, halo=1, pixels=BLOCK_PIXELS):
+            rows = block.read(x)
+            block.write(value, self._value(rows))
+            query_key = block.owned(self._query_key(rows)).flatten(2)  # (1, 2C, pixels)
+            full[block.image] += pixel_gram(query_key, query_key)[0].float()
+        return value, self._split_gram(full)
+
+    def _project(self, attn: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        """``Conv1x1(A v)`` as one (C, C) matrix per sample, ``W_out A``, applied to ``v``.
+
+        Args:
+            attn: (B, h, C/h, C/h) per-head attention.
+            value: (B, C, H, W).
+        Returns:
+            (B, C, H, W), in ``value``'s memory format.
+        """
+        b, c, h, w = value.shape
+        weight = self.project_out.weight.view(c, self.heads, c // self.heads)  # (C, h, C/h)
+        mixing = torch.einsum("ohi,bhij->bohj", weight, attn).reshape(b, c, c)
+        pixels = value.flatten(2)  # (B, C, L)
+        if value.is_contiguous(memory_format=torch.channels_last):
+            out = (pixels.transpose(1, 2) @ mixing.transpose(1, 2)).transpose(1, 2)
+        else:
+            out = mixing @ pixels
+        if self.project_out.bias is not None:
+            out = out + self.project_out.bias[:, None]
+        return out.unflatten(2, (h, w))
 
     def _query_key_sums(
-        self, qkv: torch.Tensor
+        self, query_key: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(B, 3C, L) -> per head q k^T (B, h, C/h, C/h) and squared row norms of q and k.
+        """(B, 2C, L) -> per head q k^T (B, h, C/h, C/h) and squared row norms of q and k.
 
         One Gram matrix of the stacked ``[q; k]`` (2C, L) per sample gives all three: the
         heads' q k^T blocks lie on the diagonal of its q-k block, the squared norms on its
         diagonal. It computes cross-head products nobody needs, but reads q and k once instead
-        of three products per head, which is much faster. Products run per sample: q, k and v
-        are channel slices of one tensor, so a batched matmul would first copy them to merge
-        the batch dimensions. ``unbind`` and ``split`` give views whose backward concatenates
-        the gradients once, where indexing would allocate a full-size zero gradient per slice.
+        of three products per head, which is much faster.
         """
-        c = qkv.shape[1] // 3
+        if query_key.dtype == torch.float16:  # sums over all pixels overflow float16
+            query_key = query_key.float()
+        chunk = GRAM_CHUNK if query_key.is_cuda else None
+        return self._split_gram(pixel_gram(query_key, query_key, chunk))
+
+    def _split_gram(
+        self, full: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(B, 2C, 2C) Gram matrix of ``[q; k]`` -> :meth:`_query_key_sums`' three results."""
+        c = full.shape[1] // 2
         per_head = c // self.heads
-        chunk = GRAM_CHUNK if qkv.is_cuda else None
-        if is_exporting():  # batched: one exported graph for every batch size
-            query_key = qkv[:, : 2 * c]
-            full = pixel_gram(query_key, query_key)
-        else:
-            grams = []
-            for sample in qkv.unbind(0):
-                query_key = sample.split((2 * c, c))[0]
-                if query_key.dtype == torch.float16:  # sums over all pixels overflow float16
-                    query_key = query_key.float()
-                grams.append(pixel_gram(query_key, query_key, chunk))
-            full = torch.stack(grams)  # (B, 2C, 2C)
         # (B, h, C/h, h, C/h) -> the heads' own blocks (B, C/h, C/h, h) -> (B, h, C/h, C/h)
         heads = (self.heads, per_head)
         cross = full[:, :c, c:].unflatten(2, heads).unflatten(1, heads)
         gram = cross.diagonal(dim1=1, dim2=3).permute(0, 3, 1, 2)
         squared = full.diagonal(dim1=1, dim2=2).unflatten(-1, (2, self.heads, per_head))
         return gram, squared[:, 0], squared[:, 1]
+
+
+def pointwise_depthwise(
+    x: torch.Tensor, pointwise: nn.Conv2d, depthwise: nn.Conv2d, channels: slice
+) -> torch.Tensor:
+    """Output ``channels`` of ``depthwise(pointwise(x))``, from those channels' weights only.
+
+    (B, C, H, W) -> (B, len(channels), H, W). The depth-wise convolution treats every channel
+    alone, so this equals slicing the whole output, but the result is a dense tensor: a
+    channel slice of a channels-last tensor is strided, and element-wise kernels and matrix
+    products on such views are many times slower on the CPU (GELU in bfloat16 over twenty
+    times), or copy it first.
+    """
+    bias = pointwise.bias[channels] if pointwise.bias is not None else None
+    y = F.conv2d(x, pointwise.weight[channels], bias)
+    bias = depthwise.bias[channels] if depthwise.bias is not None else None
+    return F.conv2d(y, depthwise.weight[channels], bias, padding=depthwise.padding,
+                    dilation=depthwise.dilation, groups=y.shape[1])
 
 
 class GDFN(nn.Module):
@@ -126,7 +183,14 @@ class GDFN(nn.Module):
         self.project_out = nn.Conv2d(hidden, channels, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        a, g = self.dwconv(self.project_in(x)).chunk(2, dim=1)
+        if blocked_inference(x):
+            return in_row_blocks(self._feed_forward, x, halo=1, pixels=BLOCK_PIXELS)
+        return self._feed_forward(x)
+
+    def _feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        hidden = self.project_out.in_channels
+        a, g = (pointwise_depthwise(x, self.project_in, self.dwconv, slice(i, i + hidden))
+                for i in (0, hidden))
         return self.project_out(F.gelu(a) * g)
 
 

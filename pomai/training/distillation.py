@@ -14,6 +14,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from pomai.nn.cpu_inference import whole_image
+
 
 class Teacher(nn.Module):
     """A frozen PoMAI network. ``(ir, vis)`` (B, 1, H, W) each -> fused (B, 1, H, W).
@@ -43,7 +45,8 @@ class Teacher(nn.Module):
     ) -> torch.Tensor:
         """The teacher's fused images; ``samples`` (the batch's dataset indices) for memoising."""
         if not self.memoize or samples is None:
-            return self.model(ir, vis, stage=self.stage)
+            with whole_image():  # as the student computes: a student equal to it gives 0
+                return self.model(ir, vis, stage=self.stage)
         outputs = []
         for row, sample in enumerate(samples):
             if sample not in self._outputs:
