@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -60,18 +62,71 @@ class MDTA(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if blocked_inference(x) and not image_statistics_active():
-            value, (gram, q_squared, k_squared) = self._value_and_sums_in_blocks(x)
+            value, sums = self.value_and_sums_in_blocks(x)
         else:
             value = self._value(x)
-            gram, q_squared, k_squared = reduce_pixels(
+            sums = reduce_pixels(
                 self, self._query_key(x), self._query_key_sums, ("sum", "sum", "sum")
             )
+        return self.mix(self.mixing(sums, x.dtype), value)
+
+    def mixing(
+        self, sums: tuple[torch.Tensor, torch.Tensor, torch.Tensor], dtype: torch.dtype
+    ) -> torch.Tensor:
+        """The attention and output projection as one (C, C) matrix per image, ``W_out A``.
+
+        ``Conv1x1(A v) == (W_out A) v`` with ``A`` block-diagonal over the heads.
+        Args:
+            sums: :meth:`_query_key_sums`' per-head ``q k^T`` and squared norms of q and k.
+            dtype: the network's.
+        Returns:
+            (B, C, C).
+        """
+        gram, q_squared, k_squared = sums
         # norm(q) norm(k)^T == (q k^T) / (|q| |k|^T), as F.normalize with eps 1e-12.
         q_norm = q_squared.clamp_min(0).sqrt().clamp_min(NORM_EPS)
         k_norm = k_squared.clamp_min(0).sqrt().clamp_min(NORM_EPS)
         scores = gram / (q_norm[..., :, None] * k_norm[..., None, :])
-        attn = (scores * self.temperature).softmax(dim=-1).to(x.dtype)  # (B, h, C/h, C/h)
-        return self._project(attn, value)
+        attn = (scores * self.temperature).softmax(dim=-1).to(dtype)  # (B, h, C/h, C/h)
+        b, c = attn.shape[0], self.project_out.out_channels
+        weight = self.project_out.weight.view(c, self.heads, c // self.heads)  # (C, h, C/h)
+        return torch.einsum("ohi,bhij->bohj", weight, attn).reshape(b, c, c)
+
+    def mix(self, mixing: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        """(B, C, C) :meth:`mixing` applied to values (B, C, H, W), plus the projection's bias.
+
+        Returns (B, C, H, W) in ``value``'s memory format.
+        """
+        h, w = value.shape[-2:]
+        pixels = value.flatten(2)  # (B, C, L)
+        if value.is_contiguous(memory_format=torch.channels_last):
+            out = (pixels.transpose(1, 2) @ mixing.transpose(1, 2)).transpose(1, 2)
+        else:
+            out = mixing @ pixels
+        if self.project_out.bias is not None:
+            out = out + self.project_out.bias[:, None]
+        return out.unflatten(2, (h, w))
+
+    def value_and_sums_in_blocks(
+        self,
+        x: torch.Tensor,
+        norm: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Values and :meth:`_query_key_sums` of ``norm(x)`` (B, C, H, W), one
+        :func:`row_blocks` block at a time (``norm``: a per-pixel layer, or None).
+
+        Neither the normalised input nor the queries and keys exist for the whole image; the
+        Gram matrices are summed over the blocks in float32.
+        """
+        b, c = x.shape[:2]
+        value = torch.empty_like(x)
+        full = torch.zeros(b, 2 * c, 2 * c, device=x.device, dtype=torch.float32)
+        for block in row_blocks(x, halo=1, pixels=BLOCK_PIXELS):
+            rows = block.read(x) if norm is None else norm(block.read(x))
+            block.write(value, self._value(rows))
+            query_key = block.owned(self._query_key(rows)).flatten(2)  # (1, 2C, pixels)
+            full[block.image] += pixel_gram(query_key, query_key)[0].float()
+        return value, self._split_gram(full)
 
     def _query_key(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, H, W) -> queries stacked on keys, (B, 2C, H, W), a dense tensor of its own."""
@@ -82,45 +137,6 @@ class MDTA(nn.Module):
         """(B, C, H, W) -> values (B, C, H, W), a dense tensor of their own."""
         c = x.shape[1]
         return pointwise_depthwise(x, self.qkv, self.qkv_dwconv, slice(2 * c, 3 * c))
-
-    def _value_and_sums_in_blocks(
-        self, x: torch.Tensor
-    ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-        """Values and :meth:`_query_key_sums` of ``x`` (B, C, H, W), one block of rows at a time.
-
-        Queries and keys (twice the channels of the values) never exist for the whole image;
-        the Gram matrices are summed over the blocks in float32.
-        """
-        b, c = x.shape[:2]
-        value = torch.empty_like(x)
-        full = torch.zeros(b, 2 * c, 2 * c, device=x.device, dtype=torch.float32)
-        for block in row_blocks(x, halo=1, pixels=BLOCK_PIXELS):
-            rows = block.read(x)
-            block.write(value, self._value(rows))
-            query_key = block.owned(self._query_key(rows)).flatten(2)  # (1, 2C, pixels)
-            full[block.image] += pixel_gram(query_key, query_key)[0].float()
-        return value, self._split_gram(full)
-
-    def _project(self, attn: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-        """``Conv1x1(A v)`` as one (C, C) matrix per sample, ``W_out A``, applied to ``v``.
-
-        Args:
-            attn: (B, h, C/h, C/h) per-head attention.
-            value: (B, C, H, W).
-        Returns:
-            (B, C, H, W), in ``value``'s memory format.
-        """
-        b, c, h, w = value.shape
-        weight = self.project_out.weight.view(c, self.heads, c // self.heads)  # (C, h, C/h)
-        mixing = torch.einsum("ohi,bhij->bohj", weight, attn).reshape(b, c, c)
-        pixels = value.flatten(2)  # (B, C, L)
-        if value.is_contiguous(memory_format=torch.channels_last):
-            out = (pixels.transpose(1, 2) @ mixing.transpose(1, 2)).transpose(1, 2)
-        else:
-            out = mixing @ pixels
-        if self.project_out.bias is not None:
-            out = out + self.project_out.bias[:, None]
-        return out.unflatten(2, (h, w))
 
     def _query_key_sums(
         self, query_key: torch.Tensor
@@ -184,10 +200,11 @@ class GDFN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if blocked_inference(x):
-            return in_row_blocks(self._feed_forward, x, halo=1, pixels=BLOCK_PIXELS)
-        return self._feed_forward(x)
+            return in_row_blocks(self.feed_forward, x, halo=1, pixels=BLOCK_PIXELS)
+        return self.feed_forward(x)
 
-    def _feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The whole-image computation of :meth:`forward`. (B, C, H, W) -> same."""
         hidden = self.project_out.in_channels
         a, g = (pointwise_depthwise(x, self.project_in, self.dwconv, slice(i, i + hidden))
                 for i in (0, hidden))
@@ -205,5 +222,19 @@ class RestormerBlock(nn.Module):
         self.ffn = GDFN(channels, ffn_expansion, bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if blocked_inference(x) and not image_statistics_active():
+            return self._forward_in_blocks(x)
         x = x + self.attn(self.norm1(x))
         return x + self.ffn(self.norm2(x))
+
+    def _forward_in_blocks(self, x: torch.Tensor) -> torch.Tensor:
+        """The block in two passes over :func:`row_blocks`: the attention's values and sums,
+        then everything else per block; only x, the values and the output are whole maps."""
+        value, sums = self.attn.value_and_sums_in_blocks(x, self.norm1)
+        mixing = self.attn.mixing(sums, x.dtype)
+        out = torch.empty_like(x)
+        for block in row_blocks(x, halo=1, pixels=BLOCK_PIXELS):
+            image = slice(block.image, block.image + 1)
+            y = block.read(x) + self.attn.mix(mixing[image], block.read(value))
+            block.write(out, y + self.ffn.feed_forward(self.norm2(y)))
+        return out
