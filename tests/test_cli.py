@@ -288,6 +288,23 @@ def test_fuse_threads_and_tile_options(trained_weights: Path, tmp_path: Path) ->
     assert args.tile == "auto"
 
 
+def test_fuse_dtype_option(
+    trained_weights: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--dtype bfloat16 fuses as pomai.load(..., dtype=torch.bfloat16) does; --half (float16)
+    needs CUDA: one line, exit 2."""
+    out = tmp_path / "f.png"
+    model = ["--model", str(trained_weights), "--device", "cpu", "--no-progress"]
+    assert main(["fuse", "--sample", "street", "-o", str(out), "--dtype", "bfloat16", *model]) == 0
+    expected = pomai.load(trained_weights, device="cpu", dtype=torch.bfloat16).fuse(
+        *pomai.samples()["street"])
+    with Image.open(out) as written:
+        assert np.array_equal(np.asarray(written), np.asarray(expected))
+    if not torch.cuda.is_available():
+        assert main(["fuse", "--sample", "street", "-o", str(out), "--half", *model]) == 2
+        _one_line(capsys, "fuse", "half precision (torch.float16) needs a CUDA device")
+
+
 def test_eval_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(tmp_path / "nowhere"), "--no-progress"]) == 2
     _one_line(capsys, "eval", "dataset folder", "does not exist")

@@ -64,8 +64,8 @@ def add_dtype(parser: argparse.ArgumentParser) -> None:
     floating-point type, ``pomai.load``'s ``dtype``; read it with :func:`dtype_of`."""
     parser.add_argument("--dtype", choices=DTYPES, default="float32",
                         help="the network's precision (default float32): bfloat16 on the CPU "
-                             "or a GPU, float16 on a GPU only (docs/performance.md, "
-                             "'Precision')")
+                             "or a GPU, float16 on a GPU only; bfloat16 costs a little quality "
+                             "(docs/performance.md, 'bfloat16 on the CPU')")
     parser.add_argument("--half", dest="dtype", action="store_const", const="float16",
                         help="the same as --dtype float16")
 
