@@ -5,8 +5,8 @@
 
 Times the network's forward (``torch.inference_mode``, channels-last as ``Fuser`` runs it on the
 CPU, initial weights: the cost does not depend on their values) and, through forward hooks,
-each of its five modules: the shared encoder (run on infrared and visible as one batch),
-NGMM, CAMN, MICM and the decoder. Medians of ``--runs`` calls after one warm-up, in one
+each of its five modules, summed over its calls in a forward: the shared encoder (on infrared
+and visible; one call each in CPU inference), NGMM, CAMN, MICM and the decoder. Medians of ``--runs`` calls after one warm-up, in one
 process, followed by the calibration workload (:func:`benchmarks.common.load_refconv`) timed in
 the same process with the same threads, so every time is also a ratio to it (skipped with a
 message when it is absent). Prints a markdown table; ``--json`` writes the numbers.
@@ -33,25 +33,27 @@ MODULES = ("encoder", "ngmm", "camn", "micm", "decoder")
 def module_times(config_name: str, height: int, width: int, runs: int) -> dict[str, float]:
     """Median seconds of the whole forward (``"total"``) and of each module, (1, 1, H, W)."""
     model = PoMAI(get_config(config_name)).eval().to(memory_format=torch.channels_last)
-    samples: dict[str, list[float]] = {name: [] for name in MODULES}
+    spent: dict[str, float] = dict.fromkeys(MODULES, 0.0)  # this forward's, summed over calls
     started: dict[str, float] = {}
     for name in MODULES:
         module = getattr(model, name)
         module.register_forward_pre_hook(
             lambda _m, _i, name=name: started.__setitem__(name, time.perf_counter()))
         module.register_forward_hook(
-            lambda _m, _i, _o, name=name: samples[name].append(time.perf_counter()
-                                                               - started[name]))
+            lambda _m, _i, _o, name=name: spent.__setitem__(
+                name, spent[name] + time.perf_counter() - started[name]))
     ir, vis = torch.rand(1, 1, height, width), torch.rand(1, 1, height, width)
-    totals = []
+    totals: list[float] = []
+    samples: dict[str, list[float]] = {name: [] for name in MODULES}
     with torch.inference_mode():
         model(ir, vis)
-        for values in samples.values():
-            values.clear()
         for _ in range(runs):
+            spent.update(dict.fromkeys(MODULES, 0.0))
             start = time.perf_counter()
             model(ir, vis)
             totals.append(time.perf_counter() - start)
+            for name in MODULES:
+                samples[name].append(spent[name])
     return {"total": statistics.median(totals),
             **{name: statistics.median(values) for name, values in samples.items()}}
 
