@@ -17,7 +17,9 @@ Inputs: a uint8 H×W infrared numpy array and a uint8 H×W×3 visible one (the c
 luminance in, chroma re-attached, uint8 colour out). By default they are synthetic and
 structured (blurred noise, a ramp and a blob, made at 1/8 scale and upscaled bicubically;
 the network's cost does not depend on the content); ``--pair IR VIS`` uses two real images,
-resized bicubically to each size instead.
+resized bicubically to each size instead. ``--tensor-inputs``: single frames are uint8 tensors
+already on the measured device, (1, 1, H, W) and (1, 3, H, W), and so is the output (on CUDA:
+a CUDA tensor in, a CUDA tensor out, the detection pipeline's case).
 
 Measurements, each in a fresh child process (``--in-process`` runs them in this one: for
 tests; peak memory then means nothing):
@@ -224,6 +226,9 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
     call: Callable[[], Any]
     if mode == "single":
         ir, vis = make(0)
+        if task["tensor_inputs"]:  # uint8 tensors (1, 1, H, W) and (1, 3, H, W) on the device
+            ir = torch.from_numpy(ir)[None, None].to(device)
+            vis = torch.from_numpy(vis).permute(2, 0, 1)[None].contiguous().to(device)
 
         def call() -> Any:
             return fuser.fuse(ir, vis, tile=tile, overlap=task["overlap"])
@@ -272,7 +277,8 @@ def measure(task: dict[str, Any]) -> dict[str, Any]:
         peak_rss_bytes=peak, peak_rss_increase_bytes=peak - rss_before,
         cuda_peak_bytes=torch.cuda.max_memory_allocated(device) if device.type == "cuda"
         else None,
-        input="pair " + " ".join(task["pair"]) if task["pair"] else "synthetic",
+        input=("pair " + " ".join(task["pair"]) if task["pair"] else "synthetic")
+        + (", uint8 tensors on the device" if task["tensor_inputs"] and mode == "single" else ""),
         fresh_process=not task["in_process"], torch=torch.__version__,
     )
     if task.get("profile"):
@@ -393,7 +399,7 @@ def common_settings(args: argparse.Namespace) -> dict[str, Any]:
         "threads": args.threads, "allocator": args.allocator,
         "compile": getattr(args, "compile", False), "ratio": args.ratio, "warmup": args.warmup,
         "overlap": args.overlap, "pair": [str(p) for p in args.pair] if args.pair else None,
-        "in_process": args.in_process,
+        "in_process": args.in_process, "tensor_inputs": args.tensor_inputs,
         "profile": str(args.profile.resolve()) if getattr(args, "profile", None) else None,
     }
 
@@ -549,6 +555,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="default: cpu, and cuda when available")
     parser.add_argument("--pair", nargs=2, type=Path, metavar=("IR", "VIS"),
                         help="real images (resized) instead of synthetic ones")
+    parser.add_argument("--tensor-inputs", action="store_true",
+                        help="single frames as uint8 tensors already on the device (a CUDA "
+                             "tensor in, a CUDA tensor out) instead of numpy arrays")
     parser.add_argument("--onnx", action="store_true",
                         help="also time each model exported to ONNX in ONNX Runtime (CPU)")
     parser.add_argument("--no-ratio", dest="ratio", action="store_false",

@@ -175,10 +175,23 @@ def test_bench_fuse_checkpoint_in_bfloat16_with_profile(
     ])
     assert result["label"] == str(trained_weights) and result["model_kind"] == "path"
     assert result["dtype"] == "bfloat16" and result["width_channels"] == 8
-    assert "ratio" not in result
+    assert "ratio" not in result and result["input"] == "synthetic"
     table = Path(result["profile"])
     assert table.parent == tmp_path / "profile" and "aten::" in table.read_text()
     assert table.with_suffix(".trace.json").is_file()
+
+
+def test_bench_fuse_tensor_inputs(trained_weights: Path, device: torch.device) -> None:
+    """--tensor-inputs: a uint8 tensor on the device in, the same out (a CUDA tensor in and
+    out with ``pytest --device cuda``)."""
+    bench = load_script("bench_fuse")
+    (result,) = bench.main([
+        "--model", str(trained_weights), "--sizes", "32x32", "--tiled-sizes", "--batch", "0",
+        "--runs", "1", "--threads", "1", "--device", device.type, "--dtype", "float32",
+        "--no-ratio", "--in-process", "--tensor-inputs",
+    ])
+    assert result["input"] == "synthetic, uint8 tensors on the device"
+    assert result["device"].startswith(device.type) and result["seconds_median"] > 0
 
 
 def test_bench_fuse_onnx_runtime_row(trained_weights: Path, monkeypatch: pytest.MonkeyPatch,
