@@ -6,10 +6,11 @@
 Times the network's forward (``torch.inference_mode``, channels-last as ``Fuser`` runs it on the
 CPU, initial weights: the cost does not depend on their values) and, through forward hooks,
 each of its five modules, summed over its calls in a forward: the shared encoder (on infrared
-and visible; one call each in CPU inference), NGMM, CAMN, MICM and the decoder. Medians of ``--runs`` calls after one warm-up, in one
-process, followed by the calibration workload (:func:`benchmarks.common.load_refconv`) timed in
-the same process with the same threads, so every time is also a ratio to it (skipped with a
-message when it is absent). Prints a markdown table; ``--json`` writes the numbers.
+and visible; one call each in CPU inference), NGMM, CAMN, MICM and the decoder. Medians of
+``--runs`` calls after one warm-up, in one process, followed by the calibration workload
+(:func:`benchmarks.common.load_refconv`) timed in the same process with the same threads, so
+every time is also a ratio to it (skipped with a message when it is absent). Prints a markdown
+table; ``--json`` writes the numbers.
 """
 
 from __future__ import annotations
