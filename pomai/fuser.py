@@ -59,7 +59,8 @@ def load(
         offline: True never touches the network; None follows HF_HUB_OFFLINE.
         compile: run the network through ``torch.compile`` (CPU and CUDA). Each new input
             shape (image size, batch size or tile) compiles first, which takes tens of seconds
-            (docs/performance.md); later calls of that shape reuse it.
+            (docs/performance.md); later calls of that shape reuse it. Meant for GPUs: on the
+            CPU the default eager path, which works in cache-sized blocks, is faster.
 
     Downloaded and bundled files are sha256-verified before loading; loading is safetensors-only
     and strict (see :mod:`pomai.checkpoint`).
