@@ -1,9 +1,9 @@
 """How layers run in CPU inference: image by image, in blocks of rows that stay in the cache.
 
 Layers ask :func:`blocked_inference`; where it holds, a layer whose every output pixel depends
-on a small neighbourhood computes block by block (:func:`in_row_blocks`), and a layer that also
-sums over every pixel sums block by block (:func:`row_blocks`). The results are the whole-image
-computation's.
+on a small neighbourhood computes block by block (:func:`in_row_blocks`). A layer that also
+sums over every pixel asks :func:`blocked_sums` and sums block by block (:func:`row_blocks`).
+The results are the whole-image computation's.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from contextvars import ContextVar
 from typing import NamedTuple
 
 import torch
+
+from pomai.nn.image_statistics import image_statistics_active
 
 # Pixels per block of rows (64 hidden channels of a block: 8 MiB in float32).
 BLOCK_PIXELS = 2**16
@@ -83,6 +85,13 @@ def blocked_inference(x: torch.Tensor) -> bool:
     """
     return (x.device.type == "cpu" and not torch.is_grad_enabled() and not _WHOLE_IMAGE.get()
             and not torch.compiler.is_compiling() and not _is_exporting())
+
+
+def blocked_sums(x: torch.Tensor) -> bool:
+    """Whether layers that sum over every pixel may also work in pieces: :func:`blocked_inference`
+    with no image statistics active. Tiled inference's statistics need each such layer's whole
+    window in one call (:mod:`pomai.nn.image_statistics`)."""
+    return blocked_inference(x) and not image_statistics_active()
 
 
 @contextmanager

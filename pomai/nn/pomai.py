@@ -9,10 +9,9 @@ from torch import nn
 
 from pomai.config import PoMAIConfig
 from pomai.nn.camn import CAMN
-from pomai.nn.cpu_inference import blocked_inference
+from pomai.nn.cpu_inference import blocked_sums
 from pomai.nn.decoder import Decoder
 from pomai.nn.encoder import Encoder
-from pomai.nn.image_statistics import image_statistics_active
 from pomai.nn.micm import MICM
 from pomai.nn.ngmm import NGMM
 
@@ -49,7 +48,10 @@ class PoMAI(nn.Module):
                 f"got ir {tuple(ir.shape)} and vis {tuple(vis.shape)}. Convert colour images to "
                 "luminance first, or use pomai.load(...).fuse(), which does it for you."
             )
-        if _encode_apart(ir):
+        if blocked_sums(ir):
+            # Each modality in its own call, same result (every layer treats the images of a
+            # batch alone): maps half the size are reused from the heap where double-size ones
+            # are page-faulted in anew (pomai.nn.cpu_inference).
             x_enc_ir, x_enc_vis = self.encoder(ir), self.encoder(vis)
         else:
             # unflatten, not chunk(2), which torch.export can only trace for one batch size
@@ -74,14 +76,3 @@ class PoMAI(nn.Module):
         """(B, 1, H, W) infrared and visible luminance in [0, 1] -> (B, 1, H, W) fused."""
         return self.decode(self.encode(ir, vis), vis, stage)
 
-
-def _encode_apart(ir: torch.Tensor) -> bool:
-    """Whether the shared encoder runs on each modality in its own call, not on both as one batch.
-
-    Same result either way (every layer treats the images of a batch alone). Apart in CPU
-    inference (:mod:`pomai.nn.cpu_inference`): feature maps half the size are reused from the
-    heap where double-size ones are page-faulted in anew. Together otherwise, and while image
-    statistics are active: they expect one call per layer per window
-    (:mod:`pomai.nn.image_statistics`).
-    """
-    return blocked_inference(ir) and not image_statistics_active()

@@ -8,8 +8,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pomai.nn.cpu_inference import BLOCK_PIXELS, blocked_inference, in_row_blocks, row_blocks
-from pomai.nn.image_statistics import image_statistics_active, reduce_pixels
+from pomai.nn.cpu_inference import (
+    BLOCK_PIXELS,
+    blocked_inference,
+    blocked_sums,
+    in_row_blocks,
+    row_blocks,
+)
+from pomai.nn.image_statistics import reduce_pixels
 from pomai.nn.layernorm import ChannelLayerNorm
 
 NORM_EPS = 1e-12
@@ -61,7 +67,7 @@ class MDTA(nn.Module):
         self.project_out = nn.Conv2d(channels, channels, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if blocked_inference(x) and not image_statistics_active():
+        if blocked_sums(x):
             value, sums = self.value_and_sums_in_blocks(x)
         else:
             value = self._value(x)
@@ -222,7 +228,7 @@ class RestormerBlock(nn.Module):
         self.ffn = GDFN(channels, ffn_expansion, bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if blocked_inference(x) and not image_statistics_active():
+        if blocked_sums(x):
             return self._forward_in_blocks(x)
         x = x + self.attn(self.norm1(x))
         return x + self.ffn(self.norm2(x))
